@@ -1,0 +1,342 @@
+"""Images, the x4 bicubic degradation, aligned LR/HR crops and the training feed.
+
+Lesson 00 builds these. Conventions used everywhere in `srgan_lib`:
+- images on disk and in memory are uint8 RGB, (H, W, 3), values 0..255;
+- the generator takes LR in [0, 1] float32 and returns SR in [-1, 1]; HR targets are in
+  [-1, 1] float32 (paper Sec. 3.2). `to_lr_input`, `to_hr_target` and `to_uint8` convert.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+SAMPLE_IMAGE_FILES = {
+    "astronaut": "astronaut.png",
+    "chelsea": "chelsea.png",
+    "coffee": "coffee.png",
+    "rocket": "rocket.jpg",
+    "motorcycle": "motorcycle_left.png",
+}
+
+
+class ImageReadError(ValueError):
+    """An image file could not be read or is unusable."""
+
+
+# ---------------------------------------------------------------------------- images
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Read any image PIL can open as uint8 RGB, (H, W, 3).
+
+    Grayscale is repeated over 3 channels, alpha is dropped, palettes are expanded, 16-bit
+    images are scaled to 8 bits, and the EXIF orientation is applied.
+    Raises ImageReadError for missing, truncated or non-image files.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"No image file at {path}. Check the path.")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            return _to_rgb_uint8(img)
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ImageReadError(
+            f"Cannot read {path} as an image ({err}). The file may be truncated or not an "
+            "image: re-download or re-export it, or remove it from the folder."
+        ) from err
+
+
+def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if arr.max() > 255 else 255.0
+        if img.mode == "F" and arr.max() <= 1.0:
+            peak = 1.0
+        arr = np.clip(np.round(arr * (255.0 / peak)), 0, 255).astype(np.uint8)
+        return np.repeat(arr[..., None], 3, axis=-1)
+    if img.mode != "RGB":
+        img = img.convert("RGBA" if "transparency" in img.info else img.mode).convert("RGB")
+    return np.asarray(img, dtype=np.uint8).copy()
+
+
+def save_image(image: np.ndarray, path: str | Path) -> Path:
+    """Write a uint8 (H, W, 3) or (H, W) image; the format follows the suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(path)
+    return path
+
+
+def to_lr_input(image: np.ndarray) -> np.ndarray:
+    """uint8 0..255 -> float32 in [0, 1], the generator's input range."""
+    return np.asarray(image, dtype=np.float32) / 255.0
+
+
+def to_hr_target(image: np.ndarray) -> np.ndarray:
+    """uint8 0..255 -> float32 in [-1, 1], the range of HR targets and SR outputs."""
+    return np.asarray(image, dtype=np.float32) / 127.5 - 1.0
+
+
+def to_uint8(image) -> np.ndarray:
+    """SR or HR in [-1, 1] (any array-like, e.g. a backend tensor) -> uint8 0..255."""
+    x = np.asarray(keras.ops.convert_to_numpy(image), dtype=np.float32)
+    return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+# ------------------------------------------------------------------ the degradation
+
+
+def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
+    """Crop the bottom and right edges so height and width are multiples of `scale`."""
+    height, width = image.shape[:2]
+    return image[: height - height % scale, : width - width % scale]
+
+
+def _cubic(x: np.ndarray) -> np.ndarray:
+    ax = np.abs(x)
+    return (1.5 * ax**3 - 2.5 * ax**2 + 1) * (ax <= 1) + (
+        -0.5 * ax**3 + 2.5 * ax**2 - 4 * ax + 2
+    ) * ((ax > 1) & (ax <= 2))
+
+
+def _resize_weights(in_len: int, out_len: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """MATLAB imresize's contributions: the cubic kernel (a = -0.5), stretched by 1/scale
+    when shrinking (antialiasing), with symmetric padding at the borders."""
+    width = 4.0 / scale if scale < 1 else 4.0
+    stretch = min(scale, 1.0)
+    centres = np.arange(1, out_len + 1) / scale + 0.5 * (1 - 1 / scale)
+    left = np.floor(centres - width / 2)
+    taps = int(np.ceil(width)) + 2
+    index = left[:, None] + np.arange(taps)[None, :]
+    weights = stretch * _cubic(stretch * (centres[:, None] - index))
+    weights /= weights.sum(axis=1, keepdims=True)
+    mirror = np.concatenate([np.arange(in_len), np.arange(in_len)[::-1]])
+    index = mirror[np.mod(index - 1, 2 * in_len).astype(int)]
+    used = np.any(weights != 0, axis=0)
+    return weights[:, used], index[:, used]
+
+
+def _resize_axis(x: np.ndarray, out_len: int, scale: float, axis: int) -> np.ndarray:
+    weights, index = _resize_weights(x.shape[axis], out_len, scale)
+    x = np.moveaxis(x, axis, 0)
+    out = np.zeros((out_len,) + x.shape[1:], dtype=np.float64)
+    extra = (slice(None),) + (None,) * (x.ndim - 1)
+    for k in range(weights.shape[1]):
+        out += weights[:, k][extra] * x[index[:, k]]
+    return np.moveaxis(out, 0, axis)
+
+
+def bicubic_downscale(hr: np.ndarray, scale: int = 4) -> np.ndarray:
+    """The paper's degradation: antialiased bicubic downsampling by `scale`, written to
+    follow MATLAB's `imresize(hr, 1/scale, 'bicubic')`, which made the benchmark LR files.
+
+    hr: uint8 (H, W, 3) with H and W multiples of `scale` (see `modcrop`).
+    Returns uint8 (H/scale, W/scale, 3). On Set5/Set14/BSD100 it reproduces the
+    distributed LR files to within one grey level (tests/test_data.py measures it).
+    """
+    height, width = hr.shape[:2]
+    if height % scale or width % scale:
+        raise ValueError(
+            f"Image of {height}x{width} is not a multiple of scale {scale}: "
+            "apply data.modcrop(image, scale) first."
+        )
+    x = np.asarray(hr, dtype=np.float64)
+    x = _resize_axis(x, height // scale, 1 / scale, axis=0)
+    x = _resize_axis(x, width // scale, 1 / scale, axis=1)
+    return np.clip(np.round(x), 0, 255).astype(np.uint8)
+
+
+def bicubic_upscale(lr: np.ndarray, scale: int = 4) -> np.ndarray:
+    """The bicubic baseline: PIL's bicubic upsampling by `scale`, uint8 in and out.
+    (H, W, 3) -> (scale*H, scale*W, 3)."""
+    height, width = lr.shape[:2]
+    img = Image.fromarray(np.asarray(lr, dtype=np.uint8))
+    return np.asarray(img.resize((width * scale, height * scale), Image.Resampling.BICUBIC))
+
+
+# ------------------------------------------------------------------------- pairs
+
+
+@dataclass
+class ImagePair:
+    """An HR image and its LR counterpart, both uint8 RGB.
+    hr: (H, W, 3) with H, W multiples of `scale`; lr: (H/scale, W/scale, 3)."""
+
+    name: str
+    hr: np.ndarray
+    lr: np.ndarray
+
+    @property
+    def scale(self) -> int:
+        return self.hr.shape[0] // self.lr.shape[0]
+
+
+def make_pairs(images: Mapping[str, np.ndarray], scale: int = 4) -> list[ImagePair]:
+    """HR images -> pairs: modcrop each, then compute its LR once with
+    `bicubic_downscale`. images: {name: uint8 (H, W, 3)}."""
+    pairs = []
+    for name, image in images.items():
+        hr = modcrop(image, scale)
+        pairs.append(ImagePair(name, hr, bicubic_downscale(hr, scale)))
+    return pairs
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files directly in `folder`, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"No folder {folder}.")
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def load_folder(folder: str | Path) -> dict[str, np.ndarray]:
+    """Every image in `folder` as {file stem: uint8 (H, W, 3)}. Raises if there is none."""
+    files = list_images(folder)
+    if not files:
+        raise FileNotFoundError(
+            f"No images ({', '.join(IMAGE_SUFFIXES)}) in {folder}. Point to a folder of HR images."
+        )
+    return {path.stem: load_image(path) for path in files}
+
+
+def sample_images() -> dict[str, np.ndarray]:
+    """Five natural RGB photographs shipped inside scikit-image (no download):
+    {name: uint8 (H, W, 3)}, each between 300 and 640 pixels on a side."""
+    folder = importlib.resources.files("skimage") / "data"
+    return {name: load_image(Path(str(folder / file))) for name, file in SAMPLE_IMAGE_FILES.items()}
+
+
+def load_benchmark(name: str, root: str | Path, scale: int = 4) -> list[ImagePair]:
+    """A benchmark set laid out as `<root>/<name>/HR/*.png` and
+    `<root>/<name>/LR_bicubic_x<scale>/*.png` (matching file names), as pairs."""
+    folder = Path(root) / name
+    hr_dir, lr_dir = folder / "HR", folder / f"LR_bicubic_x{scale}"
+    if not hr_dir.is_dir() or not lr_dir.is_dir():
+        raise FileNotFoundError(
+            f"No benchmark {name} at {folder} (expected {hr_dir.name}/ and {lr_dir.name}/). "
+            f"Download it with `srgan data download {name}` or pass the folder that holds it."
+        )
+    pairs = []
+    for hr_path in list_images(hr_dir):
+        lr_path = lr_dir / hr_path.name
+        if not lr_path.is_file():
+            raise FileNotFoundError(f"{hr_path} has no LR counterpart {lr_path}.")
+        hr, lr = load_image(hr_path), load_image(lr_path)
+        if hr.shape[0] != lr.shape[0] * scale or hr.shape[1] != lr.shape[1] * scale:
+            raise ValueError(
+                f"{hr_path.name}: HR {hr.shape[:2]} is not {scale}x LR {lr.shape[:2]}."
+            )
+        pairs.append(ImagePair(hr_path.stem, hr, lr))
+    return pairs
+
+
+# ------------------------------------------------------------------------- crops
+
+
+def random_crop_pair(
+    pair: ImagePair, hr_size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """An aligned random crop: LR (hr_size/scale)^2 and the HR hr_size^2 it came from."""
+    scale = pair.scale
+    lr_size = hr_size // scale
+    height, width = pair.lr.shape[:2]
+    if height < lr_size or width < lr_size:
+        raise ImageReadError(
+            f"Image {pair.name!r} is {pair.hr.shape[0]}x{pair.hr.shape[1]}, smaller than the "
+            f"{hr_size}x{hr_size} HR crop: remove it or use a smaller hr_size."
+        )
+    top = int(rng.integers(0, height - lr_size + 1))
+    left = int(rng.integers(0, width - lr_size + 1))
+    lr = pair.lr[top : top + lr_size, left : left + lr_size]
+    hr = pair.hr[top * scale : (top + lr_size) * scale, left * scale : (left + lr_size) * scale]
+    return lr, hr
+
+
+def augment_pair(
+    lr: np.ndarray, hr: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same random horizontal flip and 90-degree rotation applied to LR and HR."""
+    if rng.random() < 0.5:
+        lr, hr = lr[:, ::-1], hr[:, ::-1]
+    turns = int(rng.integers(0, 4))
+    return np.rot90(lr, turns), np.rot90(hr, turns)
+
+
+def center_crops(pairs: Iterable[ImagePair], hr_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed central crops for validation pictures: uint8 LR (N, s, s, 3), HR (N, S, S, 3)."""
+    lrs, hrs = [], []
+    for pair in pairs:
+        lr_size = hr_size // pair.scale
+        top = (pair.lr.shape[0] - lr_size) // 2
+        left = (pair.lr.shape[1] - lr_size) // 2
+        lrs.append(pair.lr[top : top + lr_size, left : left + lr_size])
+        s = pair.scale
+        hrs.append(pair.hr[top * s : (top + lr_size) * s, left * s : (left + lr_size) * s])
+    return np.stack(lrs), np.stack(hrs)
+
+
+class CropDataset(keras.utils.PyDataset):
+    """Random aligned LR/HR crops with flips and rotations, for `model.fit` on any backend.
+
+    Yields (lr, hr): lr float32 (B, hr_size/scale, hr_size/scale, 3) in [0, 1], hr float32
+    (B, hr_size, hr_size, 3) in [-1, 1]. Batch `index` of epoch `epoch` depends only on
+    (seed, epoch, index), so a resumed run sees exactly the batches it would have seen;
+    set `epoch` before resuming. Images smaller than the crop are rejected up front.
+    """
+
+    def __init__(
+        self,
+        pairs: list[ImagePair],
+        batch_size: int = 16,
+        hr_size: int = 96,
+        steps_per_epoch: int = 100,
+        seed: int = 0,
+        augment: bool = True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not pairs:
+            raise ValueError("CropDataset needs at least one image pair.")
+        for pair in pairs:
+            if hr_size % pair.scale:
+                raise ValueError(f"hr_size {hr_size} is not a multiple of scale {pair.scale}.")
+            if min(pair.lr.shape[:2]) * pair.scale < hr_size:
+                raise ImageReadError(
+                    f"Image {pair.name!r} is {pair.hr.shape[0]}x{pair.hr.shape[1]}, smaller "
+                    f"than the {hr_size}x{hr_size} HR crop: remove it or lower hr_size."
+                )
+        self.pairs = pairs
+        self.batch_size = batch_size
+        self.hr_size = hr_size
+        self.steps_per_epoch = steps_per_epoch
+        self.seed = seed
+        self.augment = augment
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.steps_per_epoch
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        choice = rng.integers(0, len(self.pairs), self.batch_size)
+        lrs, hrs = [], []
+        for i in choice:
+            lr, hr = random_crop_pair(self.pairs[i], self.hr_size, rng)
+            if self.augment:
+                lr, hr = augment_pair(lr, hr, rng)
+            lrs.append(lr)
+            hrs.append(hr)
+        return to_lr_input(np.stack(lrs)), to_hr_target(np.stack(hrs))
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1

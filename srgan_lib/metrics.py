@@ -1,0 +1,88 @@
+"""Image-quality metrics as super-resolution papers report them (SRGAN paper Sec. 3.1):
+PSNR and SSIM on the Y channel of ITU-R BT.601 YCbCr, with `crop_border` pixels (the
+scale factor) removed from each side. Lessons 00 and 06 use them.
+
+Images are NumPy arrays, (H, W, 3) RGB or (H, W) / (H, W, 1) grayscale, either uint8 in
+[0, 255] or float in [0, 1]. Both images of a pair must use the same convention.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from skimage.metrics import structural_similarity
+
+_BT601_Y = np.array([65.481, 128.553, 24.966]) / 255.0
+
+
+def to_y(image: np.ndarray) -> np.ndarray:
+    """Y (luma) of ITU-R BT.601 as MATLAB's `rgb2ycbcr` computes it, as float64 in
+    [16, 235] on the 0..255 scale. Grayscale input is returned on the same 0..255 scale."""
+    x = _to_255(image)
+    if x.ndim == 2:
+        return x
+    return 16.0 + x @ _BT601_Y
+
+
+def _to_255(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    x = image.astype(np.float64)
+    if not np.issubdtype(image.dtype, np.integer):
+        x = x * 255.0
+    if x.ndim == 3 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim not in (2, 3) or (x.ndim == 3 and x.shape[-1] != 3):
+        raise ValueError(
+            f"Expected an (H, W, 3) RGB or (H, W) grayscale image, got shape {image.shape}."
+        )
+    return x
+
+
+def _prepare(sr, hr, crop_border: int, y_channel: bool) -> tuple[np.ndarray, np.ndarray]:
+    sr, hr = np.asarray(sr), np.asarray(hr)
+    if sr.shape != hr.shape:
+        raise ValueError(
+            f"SR and HR images differ in shape: {sr.shape} vs {hr.shape}. Crop HR to a "
+            "multiple of the scale (data.modcrop) and upscale LR by exactly that scale."
+        )
+    if np.issubdtype(sr.dtype, np.integer) != np.issubdtype(hr.dtype, np.integer):
+        raise ValueError(
+            f"SR is {sr.dtype} and HR is {hr.dtype}: pass both as uint8 in [0, 255] or "
+            "both as float in [0, 1]."
+        )
+    to = to_y if y_channel else _to_255
+    sr, hr = to(sr), to(hr)
+    if crop_border:
+        if min(sr.shape[:2]) <= 2 * crop_border:
+            raise ValueError(
+                f"Image of {sr.shape[0]}x{sr.shape[1]} is too small to crop "
+                f"{crop_border} pixels from each border."
+            )
+        sr = sr[crop_border:-crop_border, crop_border:-crop_border]
+        hr = hr[crop_border:-crop_border, crop_border:-crop_border]
+    return sr, hr
+
+
+def psnr(sr, hr, crop_border: int = 4, y_channel: bool = True) -> float:
+    """Peak signal-to-noise ratio in dB on the 0..255 scale: 10 log10(255^2 / MSE).
+    Returns inf for identical images."""
+    sr, hr = _prepare(sr, hr, crop_border, y_channel)
+    mse = np.mean((sr - hr) ** 2)
+    return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
+
+
+def ssim(sr, hr, crop_border: int = 4, y_channel: bool = True) -> float:
+    """Structural similarity (Wang et al., 2004) as MATLAB and BasicSR compute it: Gaussian
+    window with sigma 1.5 (11x11), population covariances, data range 255; the mean over
+    channels for RGB. In [-1, 1], 1 for identical images."""
+    sr, hr = _prepare(sr, hr, crop_border, y_channel)
+    return float(
+        structural_similarity(
+            sr,
+            hr,
+            data_range=255.0,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+            channel_axis=None if sr.ndim == 2 else -1,
+        )
+    )
