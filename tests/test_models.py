@@ -1,0 +1,96 @@
+import keras
+import numpy as np
+import pytest
+
+from srgan_lib import models
+
+pytestmark = pytest.mark.backend
+
+
+def test_paper_generator_has_1_550_659_trainable_parameters():
+    assert models.count_trainable(models.build_generator()) == 1_550_659
+
+
+def test_paper_discriminator_has_23_565_505_trainable_parameters():
+    assert models.count_trainable(models.build_discriminator()) == 23_565_505
+
+
+@pytest.mark.parametrize("scale,size,expected", [(4, (23, 37), (92, 148)), (2, (5, 3), (10, 6)),
+                                                 (8, (3, 4), (24, 32))])
+def test_generator_output_shape_and_range(scale, size, expected, rng):
+    generator = models.build_generator(scale=scale, num_blocks=2, filters=16)
+    lr = rng.random((2, *size, 3), dtype=np.float32)
+    sr = keras.ops.convert_to_numpy(generator(lr, training=False))
+    assert sr.shape == (2, *expected, 3)
+    assert sr.min() >= -1.0 and sr.max() <= 1.0
+
+
+def test_generator_rejects_unsupported_scale():
+    with pytest.raises(ValueError, match="scale must be one of"):
+        models.build_generator(scale=3)
+
+
+def test_discriminator_outputs_probabilities(rng):
+    discriminator = models.build_discriminator(hr_size=32, filters=8)
+    prob = keras.ops.convert_to_numpy(discriminator(rng.uniform(-1, 1, (3, 32, 32, 3))))
+    assert prob.shape == (3, 1)
+    assert np.all((prob > 0) & (prob < 1))
+    with pytest.raises(ValueError, match="multiple of 16"):
+        models.build_discriminator(hr_size=40)
+
+
+def test_discriminator_layout_follows_paper():
+    discriminator = models.build_discriminator()
+    convs = [layer for layer in discriminator.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [64, 64, 128, 128, 256, 256, 512, 512]
+    assert [c.strides[0] for c in convs] == [1, 2, 1, 2, 1, 2, 1, 2]
+    assert discriminator.get_layer("flatten").output.shape == (None, 6 * 6 * 512)
+    assert discriminator.get_layer("dense1024").units == 1024
+    assert "bn1" not in [layer.name for layer in discriminator.layers]
+
+
+@pytest.mark.parametrize("which", ["generator", "discriminator"])
+def test_keras_file_round_trip_in_safe_mode(which, tmp_path, rng):
+    if which == "generator":
+        model = models.build_generator(num_blocks=2, filters=16)
+        x = rng.random((1, 9, 11, 3), dtype=np.float32)
+    else:
+        model = models.build_discriminator(hr_size=32, filters=8)
+        x = rng.uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+    path = tmp_path / f"{which}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x, training=False)),
+        keras.ops.convert_to_numpy(model(x, training=False)),
+        atol=1e-6,
+    )
+
+
+def test_load_generator_reads_architecture_from_weights(tmp_path, rng):
+    generator = models.build_generator(scale=2, num_blocks=3, filters=8)
+    generator.save_weights(tmp_path / "g.weights.h5")
+    generator.save(tmp_path / "g.keras")
+    for name in ("g.weights.h5", "g.keras"):
+        assert models.describe_generator_weights(tmp_path / name) == {
+            "scale": 2, "num_blocks": 3, "filters": 8}
+    loaded = models.load_generator(tmp_path / "g.weights.h5")
+    x = rng.random((1, 5, 6, 3), dtype=np.float32)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x, training=False)),
+        keras.ops.convert_to_numpy(generator(x, training=False)),
+        atol=1e-6,
+    )
+
+
+def test_weights_of_another_architecture_are_refused_clearly(tmp_path):
+    models.build_generator(scale=2, num_blocks=3, filters=8).save_weights(tmp_path / "g.weights.h5")
+    with pytest.raises(models.WeightsMismatchError,
+                       match=r"holds a x2 generator with 3 blocks.*--scale 2 --num-blocks 3"):
+        models.load_generator(tmp_path / "g.weights.h5", scale=4, num_blocks=16)
+    models.build_discriminator(hr_size=32, filters=8).save_weights(tmp_path / "d.weights.h5")
+    with pytest.raises(models.WeightsMismatchError, match="discriminator"):
+        models.load_generator(tmp_path / "d.weights.h5")
+    (tmp_path / "junk.weights.h5").write_bytes(b"not hdf5")
+    with pytest.raises(models.WeightsMismatchError, match="not a Keras weights file"):
+        models.load_generator(tmp_path / "junk.weights.h5")
