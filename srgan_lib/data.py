@@ -141,8 +141,9 @@ def bicubic_downscale(hr: np.ndarray, scale: int = 4) -> np.ndarray:
     follow MATLAB's `imresize(hr, 1/scale, 'bicubic')`, which made the benchmark LR files.
 
     hr: uint8 (H, W, 3) with H and W multiples of `scale` (see `modcrop`).
-    Returns uint8 (H/scale, W/scale, 3). On Set5/Set14/BSD100 it reproduces the
-    distributed LR files to within one grey level (tests/test_data.py measures it).
+    Returns uint8 (H/scale, W/scale, 3). Against the LR files distributed with Set5,
+    Set14 and BSD100: 88-89 % of pixels identical, 99.5-99.7 % within one grey level,
+    mean absolute difference 0.12 (PIL's bicubic: 0.18); the rest differ at the borders.
     """
     height, width = hr.shape[:2]
     if height % scale or width % scale:

@@ -61,8 +61,7 @@ def test_residual_block_layout():
     inputs = keras.Input((None, None, 64))
     model = keras.Model(inputs, layers.residual_block(inputs, name="blk"))
     kinds = [type(layer).__name__ for layer in model.layers[1:]]
-    assert kinds == ["Conv2D", "BatchNormalization", "PReLU", "Conv2D", "BatchNormalization",
-                     "Add"]
+    assert kinds == ["Conv2D", "BatchNormalization", "PReLU", "Conv2D", "BatchNormalization", "Add"]
     prelu = model.get_layer("blk_prelu")
     assert prelu.get_weights()[0].shape == (1, 1, 64)  # one slope per channel
     assert model.get_layer("blk_bn1").momentum == 0.8

@@ -15,8 +15,9 @@ def test_paper_discriminator_has_23_565_505_trainable_parameters():
     assert models.count_trainable(models.build_discriminator()) == 23_565_505
 
 
-@pytest.mark.parametrize("scale,size,expected", [(4, (23, 37), (92, 148)), (2, (5, 3), (10, 6)),
-                                                 (8, (3, 4), (24, 32))])
+@pytest.mark.parametrize(
+    "scale,size,expected", [(4, (23, 37), (92, 148)), (2, (5, 3), (10, 6)), (8, (3, 4), (24, 32))]
+)
 def test_generator_output_shape_and_range(scale, size, expected, rng):
     generator = models.build_generator(scale=scale, num_blocks=2, filters=16)
     lr = rng.random((2, *size, 3), dtype=np.float32)
@@ -73,7 +74,10 @@ def test_load_generator_reads_architecture_from_weights(tmp_path, rng):
     generator.save(tmp_path / "g.keras")
     for name in ("g.weights.h5", "g.keras"):
         assert models.describe_generator_weights(tmp_path / name) == {
-            "scale": 2, "num_blocks": 3, "filters": 8}
+            "scale": 2,
+            "num_blocks": 3,
+            "filters": 8,
+        }
     loaded = models.load_generator(tmp_path / "g.weights.h5")
     x = rng.random((1, 5, 6, 3), dtype=np.float32)
     np.testing.assert_allclose(
@@ -85,8 +89,10 @@ def test_load_generator_reads_architecture_from_weights(tmp_path, rng):
 
 def test_weights_of_another_architecture_are_refused_clearly(tmp_path):
     models.build_generator(scale=2, num_blocks=3, filters=8).save_weights(tmp_path / "g.weights.h5")
-    with pytest.raises(models.WeightsMismatchError,
-                       match=r"holds a x2 generator with 3 blocks.*--scale 2 --num-blocks 3"):
+    with pytest.raises(
+        models.WeightsMismatchError,
+        match=r"holds a x2 generator with 3 blocks.*--scale 2 --num-blocks 3",
+    ):
         models.load_generator(tmp_path / "g.weights.h5", scale=4, num_blocks=16)
     models.build_discriminator(hr_size=32, filters=8).save_weights(tmp_path / "d.weights.h5")
     with pytest.raises(models.WeightsMismatchError, match="discriminator"):

@@ -1,0 +1,32 @@
+# Two commands on a fresh Linux machine with Python >= 3.10:
+#   make course   set up .venv, then run every lesson on the bundled sample images
+#   make test     set up .venv, then run every test (TensorFlow, then JAX)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+KERNEL := srgan-course
+
+.PHONY: setup course test lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[tf-cpu,dev,classroom]"
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (srgan-course)" >/dev/null
+	touch $@
+
+course: setup
+	$(VENV)/bin/srgan demo
+
+test: setup lint
+	$(PY) -m pytest
+	KERAS_BACKEND=jax $(PY) -m pytest -m backend
+
+lint: setup
+	$(PY) -m ruff check srgan_lib tests bench
+	$(PY) -m ruff format --check srgan_lib tests bench
+
+clean:
+	rm -rf $(VENV) runs dist

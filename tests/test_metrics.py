@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity
+
+from srgan_lib import data, metrics
+
+
+def test_y_channel_is_bt601():
+    white = np.full((1, 1, 3), 255, np.uint8)
+    black = np.zeros((1, 1, 3), np.uint8)
+    red = np.array([[[255, 0, 0]]], np.uint8)
+    assert metrics.to_y(white)[0, 0] == pytest.approx(235.0)
+    assert metrics.to_y(black)[0, 0] == pytest.approx(16.0)
+    assert metrics.to_y(red)[0, 0] == pytest.approx(16 + 65.481)
+    np.testing.assert_allclose(metrics.to_y(white / 255.0), metrics.to_y(white))
+
+
+def test_psnr_values(random_image):
+    assert metrics.psnr(random_image, random_image) == float("inf")
+    hr = np.full((20, 20, 3), 100, np.uint8)
+    sr = hr.copy()
+    sr[..., :] = 110  # every Y value is off by 10 * (65.481 + 128.553 + 24.966) / 255
+    dy = 10 * 219.0 / 255
+    assert metrics.psnr(sr, hr) == pytest.approx(10 * np.log10(255**2 / dy**2))
+    assert metrics.psnr(sr, hr, y_channel=False) == pytest.approx(10 * np.log10(255**2 / 100))
+    assert metrics.psnr(sr / 255.0, hr / 255.0) == pytest.approx(metrics.psnr(sr, hr))
+
+
+def test_border_is_cropped(random_image):
+    sr = random_image.copy()
+    sr[:4] = 0
+    sr[:, -4:] = 255
+    assert metrics.psnr(sr, random_image, crop_border=4) == float("inf")
+    assert metrics.psnr(sr, random_image, crop_border=0) < 20
+
+
+def test_ssim_is_skimage_gaussian_ssim_on_y(rng):
+    hr = rng.integers(0, 256, (32, 40, 3), dtype=np.uint8)
+    sr = np.clip(hr.astype(int) + rng.integers(-20, 21, hr.shape), 0, 255).astype(np.uint8)
+    expected = structural_similarity(
+        metrics.to_y(sr)[4:-4, 4:-4],
+        metrics.to_y(hr)[4:-4, 4:-4],
+        data_range=255,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+    )
+    assert metrics.ssim(sr, hr) == pytest.approx(expected)
+    assert metrics.ssim(hr, hr) == pytest.approx(1.0)
+    assert 0 < metrics.ssim(sr, hr, y_channel=False) < 1
+
+
+def test_grayscale_and_bad_inputs(rng):
+    gray = rng.integers(0, 256, (20, 20), dtype=np.uint8)
+    assert metrics.psnr(gray, gray) == float("inf")
+    assert metrics.psnr(gray[..., None], gray[..., None], crop_border=0) == float("inf")
+    assert metrics.ssim(gray, gray) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="differ in shape"):
+        metrics.psnr(gray, gray[:10])
+    with pytest.raises(ValueError, match="both as uint8"):
+        metrics.psnr(gray, gray / 255.0)
+    with pytest.raises(ValueError, match="too small"):
+        metrics.psnr(gray[:8, :8], gray[:8, :8])
+    with pytest.raises(ValueError, match="RGB or"):
+        metrics.psnr(np.zeros((8, 8, 2), np.uint8), np.zeros((8, 8, 2), np.uint8))
+
+
+@pytest.mark.parametrize("name,reference", [("Set5", 28.43), ("Set14", 26.09), ("BSD100", 25.96)])
+def test_bicubic_reference_psnr_on_benchmarks(name, reference, benchmarks_dir):
+    pairs = data.load_benchmark(name, benchmarks_dir)
+    scores = [metrics.psnr(data.bicubic_upscale(pair.lr), pair.hr) for pair in pairs]
+    assert np.mean(scores) == pytest.approx(reference, abs=0.01)
