@@ -25,8 +25,8 @@ test: setup lint
 	KERAS_BACKEND=jax $(PY) -m pytest -m backend
 
 lint: setup
-	$(PY) -m ruff check srgan_lib tests bench
-	$(PY) -m ruff format --check srgan_lib tests bench
+	$(PY) -m ruff check srgan_lib tests $(wildcard bench)
+	$(PY) -m ruff format --check srgan_lib tests $(wildcard bench)
 
 clean:
 	rm -rf $(VENV) runs dist

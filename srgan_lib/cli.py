@@ -30,6 +30,37 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_parameters(pairs: list[str]) -> dict:
+    """["epochs=5", "dataset=div2k"] -> {"epochs": 5, "dataset": "div2k"} (JSON values
+    where they parse, strings otherwise)."""
+    import json
+
+    parameters = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"srgan: error: parameter {pair!r} is not KEY=VALUE (e.g. epochs=5)")
+        try:
+            parameters[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parameters[key] = value
+    return parameters
+
+
+def _course_run(args: argparse.Namespace) -> int:
+    import json
+
+    from srgan_lib import course
+
+    run_dir = course.run_course(
+        args.notebooks, args.runs_dir, _parse_parameters(args.parameter), args.only
+    )
+    print((run_dir / "summary.md").read_text())
+    print(f"wrote {run_dir}")
+    results = json.loads((run_dir / "summary.json").read_text())
+    return 1 if any(r["error"] for r in results) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srgan", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -37,6 +68,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="runs/demo", help="output folder")
     demo.add_argument("--num-blocks", type=int, default=16)
     demo.set_defaults(func=_demo)
+
+    course_parser = commands.add_parser("course", help="run or hand out the lessons")
+    course_commands = course_parser.add_subparsers(dest="course_command", required=True)
+    run = course_commands.add_parser("run", help="execute every lesson in order (papermill)")
+    run.add_argument("--notebooks", default=None, help="lesson folder (default: notebooks/)")
+    run.add_argument("--runs-dir", default="runs", help="where runs/course-<time>/ goes")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a papermill parameter for every lesson that declares it",
+    )
+    run.add_argument("--only", nargs="*", help="lesson name prefixes, e.g. 00 05")
+    run.set_defaults(func=_course_run)
     return parser
 
 
