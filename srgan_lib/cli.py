@@ -30,6 +30,19 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_download(args: argparse.Namespace) -> int:
+    from srgan_lib import downloads
+
+    for name in args.names:
+        try:
+            folder = downloads.download(name, args.root, base_url=args.mirror)
+        except (downloads.DownloadError, ValueError) as err:
+            print(f"srgan data download: {err}", file=sys.stderr)
+            return 2
+        print(f"{name}: {folder}")
+    return 0
+
+
 def _parse_parameters(pairs: list[str]) -> dict:
     """["epochs=5", "dataset=div2k"] -> {"epochs": 5, "dataset": "div2k"} (JSON values
     where they parse, strings otherwise)."""
@@ -68,6 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="runs/demo", help="output folder")
     demo.add_argument("--num-blocks", type=int, default=16)
     demo.set_defaults(func=_demo)
+
+    data_parser = commands.add_parser("data", help="download and cache data sets")
+    data_commands = data_parser.add_subparsers(dest="data_command", required=True)
+    download = data_commands.add_parser("download", help="download (or find cached) sets")
+    download.add_argument(
+        "names", nargs="+", metavar="NAME", help="Set5, Set14, BSD100, Urban100 or DIV2K"
+    )
+    download.add_argument(
+        "--root", default=None, help="cache folder (default: $SRGAN_DATA_DIR, else data/)"
+    )
+    download.add_argument("--mirror", default=None, metavar="URL",
+                          help="fetch from a mirror that serves the same paths")
+    download.set_defaults(func=_data_download)
 
     course_parser = commands.add_parser("course", help="run or hand out the lessons")
     course_commands = course_parser.add_subparsers(dest="course_command", required=True)

@@ -200,9 +200,10 @@ def list_images(folder: str | Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def load_folder(folder: str | Path) -> dict[str, np.ndarray]:
-    """Every image in `folder` as {file stem: uint8 (H, W, 3)}. Raises if there is none."""
-    files = list_images(folder)
+def load_folder(folder: str | Path, limit: int | None = None) -> dict[str, np.ndarray]:
+    """The images in `folder` (the first `limit` by name, or all) as
+    {file stem: uint8 (H, W, 3)}. Raises if there is none."""
+    files = list_images(folder)[:limit]
     if not files:
         raise FileNotFoundError(
             f"No images ({', '.join(IMAGE_SUFFIXES)}) in {folder}. Point to a folder of HR images."
@@ -239,6 +240,44 @@ def load_benchmark(name: str, root: str | Path, scale: int = 4) -> list[ImagePai
             )
         pairs.append(ImagePair(hr_path.stem, hr, lr))
     return pairs
+
+
+def load_div2k(
+    root: str | Path, split: str = "train", scale: int = 4, limit: int | None = None
+) -> list[ImagePair]:
+    """DIV2K as pairs, using its shipped bicubic LR images (no downscaling needed):
+    `<root>/DIV2K_<split>_HR/0001.png` with `<root>/DIV2K_<split>_LR_bicubic/X4/0001x4.png`.
+    `root` is the folder `downloads.download("DIV2K")` returns. `limit` keeps the first N
+    images: all 800 training images take about 7.5 GB of memory as uint8."""
+    root = Path(root)
+    hr_dir = root / f"DIV2K_{split}_HR"
+    lr_dir = root / f"DIV2K_{split}_LR_bicubic" / f"X{scale}"
+    if not hr_dir.is_dir() or not lr_dir.is_dir():
+        raise FileNotFoundError(
+            f"No DIV2K {split} set at {root} (expected {hr_dir.name}/ and "
+            f"{lr_dir.relative_to(root)}/). Download it with `srgan data download DIV2K`."
+        )
+    pairs = []
+    for hr_path in list_images(hr_dir)[:limit]:
+        lr = load_image(lr_dir / f"{hr_path.stem}x{scale}{hr_path.suffix}")
+        hr = modcrop(load_image(hr_path), scale)
+        pairs.append(ImagePair(hr_path.stem, hr[: lr.shape[0] * scale, : lr.shape[1] * scale], lr))
+    return pairs
+
+
+def load_training_pairs(
+    source: str | Path = "sample", scale: int = 4, limit: int | None = None
+) -> list[ImagePair]:
+    """Training pairs from "sample" (the bundled photographs), "div2k" (the downloaded
+    DIV2K training set, under `$SRGAN_DATA_DIR` or `data/`), or any folder of HR images
+    (LR computed once per image with `bicubic_downscale`)."""
+    if str(source) == "sample":
+        return make_pairs(sample_images(), scale)
+    if str(source).lower() == "div2k":
+        from srgan_lib.downloads import data_dir
+
+        return load_div2k(data_dir() / "DIV2K", "train", scale, limit)
+    return make_pairs(load_folder(source, limit), scale)
 
 
 # ------------------------------------------------------------------------- crops

@@ -163,3 +163,31 @@ def test_crop_dataset_feeds_model_fit(rng):
 def test_conversions_round_trip(random_image):
     np.testing.assert_array_equal(data.to_uint8(data.to_hr_target(random_image)), random_image)
     assert data.to_lr_input(random_image).max() <= 1.0
+
+
+def test_load_div2k_pairs_shipped_lr_images(tmp_path, random_image):
+    hr_dir = tmp_path / "DIV2K_train_HR"
+    lr_dir = tmp_path / "DIV2K_train_LR_bicubic" / "X4"
+    lr_dir.mkdir(parents=True)
+    hr_dir.mkdir()
+    for stem in ("0001", "0002"):
+        save(tmp_path, Image.fromarray(random_image), f"DIV2K_train_HR/{stem}.png")
+        save(
+            tmp_path,
+            Image.fromarray(random_image[:10, :13]),
+            f"DIV2K_train_LR_bicubic/X4/{stem}x4.png",
+        )
+    pairs = data.load_div2k(tmp_path, limit=1)
+    assert [p.name for p in pairs] == ["0001"]
+    assert pairs[0].hr.shape == (40, 52, 3) and pairs[0].lr.shape == (10, 13, 3)
+    np.testing.assert_array_equal(pairs[0].lr, random_image[:10, :13])
+    with pytest.raises(FileNotFoundError, match="srgan data download DIV2K"):
+        data.load_div2k(tmp_path, split="valid")
+
+
+def test_load_training_pairs_from_sample_and_folder(tmp_path, random_image):
+    assert len(data.load_training_pairs("sample")) == 5
+    for name in ("b", "a", "c"):
+        save(tmp_path, Image.fromarray(random_image), f"{name}.png")
+    pairs = data.load_training_pairs(tmp_path, limit=2)
+    assert [p.name for p in pairs] == ["a", "b"]

@@ -372,3 +372,26 @@ def test_not_an_archive_is_refused(tmp_path):
     with pytest.raises(DownloadError, match="not a zip or tar archive"):
         extract_archive(bogus, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_downloads_then_finds_the_cache(set5_server, tmp_path, capsys):
+    from srgan_lib import cli
+
+    args = ["data", "download", "Set5", "--root", str(tmp_path), "--mirror", set5_server.url]
+    assert cli.main(args) == 0
+    assert len(set5_server.requests) == 10
+    assert cli.main(args) == 0
+    assert len(set5_server.requests) == 10
+    assert f"Set5: {tmp_path / 'Set5'}" in capsys.readouterr().out
+    refused = [
+        "data",
+        "download",
+        "Set5",
+        "--root",
+        str(tmp_path / "other"),
+        "--mirror",
+        f"http://127.0.0.1:{_closed_port()}/",
+    ]
+    assert cli.main(refused) == 2
+    error = capsys.readouterr().err
+    assert "by hand" in error and str(tmp_path / "other" / "Set5" / "HR" / "img_001.png") in error
