@@ -1,6 +1,6 @@
 # Two commands on a fresh Linux machine with Python >= 3.10:
 #   make course   set up .venv, then run every lesson on the bundled sample images
-#   make test     set up .venv, then run every test (TensorFlow, then JAX)
+#   make test     set up .venv, then run every test (TensorFlow, JAX, then the lessons)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -23,6 +23,7 @@ course: setup
 test: setup lint
 	$(PY) -m pytest
 	KERAS_BACKEND=jax $(PY) -m pytest -m backend
+	SRGAN_VGG_WEIGHTS=$${SRGAN_VGG_WEIGHTS:-none} $(PY) -m pytest --nbval-lax --nbval-current-env notebooks
 
 lint: setup
 	$(PY) -m ruff check srgan_lib tests $(wildcard bench)
