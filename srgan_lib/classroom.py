@@ -195,8 +195,11 @@ def _is_check(cell) -> bool:
 def with_autograder_checks(submission, autograder):
     """A copy of `submission` whose check cells are the autograder's (hidden tests
     included), matched by grade_id. A check the submission lost (deleted, or its metadata
-    changed) is put back after the nearest earlier cell both notebooks share."""
+    changed) is put back after the nearest earlier cell both notebooks share. Any other
+    cell of the submission that claims to be a check (a copy, or one the student made) is
+    no longer one, so only the autograder's checks are scored."""
     nb = copy.deepcopy(submission)
+    placed = []
     position = {}
     for index, cell in enumerate(nb.cells):
         grade_id = _nbgrader(cell).get("grade_id")
@@ -210,6 +213,7 @@ def with_autograder_checks(submission, autograder):
         if _is_check(cell):
             replacement = copy.deepcopy(cell)
             replacement.outputs, replacement.execution_count = [], None
+            placed.append(replacement)
             if grade_id in position and _is_check(nb.cells[position[grade_id]]):
                 replacement.id = nb.cells[position[grade_id]].get("id", replacement.get("id"))
                 nb.cells[position[grade_id]] = replacement
@@ -223,6 +227,9 @@ def with_autograder_checks(submission, autograder):
                 }
         if grade_id in position:
             previous_id = grade_id
+    for cell in nb.cells:
+        if _is_check(cell) and not any(cell is check for check in placed):
+            cell.metadata["nbgrader"].update(grade=False, points=0)
     return nb
 
 

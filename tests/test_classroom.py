@@ -253,6 +253,11 @@ def test_grade_runs_the_autograders_checks(tmp_path):
             _replace(source, "double", "def double(x):\n    return 4"), "halve_check", None
         ),
     }
+    # and carol adds checks of her own: a copy of a real one, and a bonus; neither counts
+    for grade_id in ("double_check", "bonus"):
+        submissions["carol"].cells.append(
+            _cell("pass", grade_id=grade_id, grade=True, locked=True, points=10)
+        )
     for name, nb in submissions.items():
         (tmp_path / "submitted" / name).mkdir(parents=True)
         nbformat.write(nb, tmp_path / "submitted" / name / "Copy of 00_toy.ipynb")
