@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 KERNEL := srgan-course
 
-.PHONY: setup course test lint clean
+.PHONY: setup course student test lint clean
 
 setup: $(VENV)/.installed
 
@@ -19,6 +19,10 @@ $(VENV)/.installed: pyproject.toml
 
 course: setup
 	$(VENV)/bin/srgan demo
+
+# dist/student/ (hand out) and dist/autograder/ (keep: hidden tests); see docs/teaching.md
+student: setup
+	$(VENV)/bin/srgan course student
 
 test: setup lint
 	$(PY) -m pytest

@@ -1,6 +1,12 @@
 """The `srgan` command line: one subcommand per job.
 
 srgan demo      build the models, upscale a sample image, save a comparison figure
+srgan data download NAME ...        fetch and cache data sets
+srgan course run                    execute every lesson (papermill)
+srgan course student [--out dist]   student and autograder copies of the lessons
+srgan course grade SUBMISSIONS_DIR  grade a class's submitted notebooks into a CSV
+srgan course sweep LESSON -p epochs=5,20,100 --out DIR
+                                    rerun one lesson per parameter value, compare
 """
 
 from __future__ import annotations
@@ -74,6 +80,61 @@ def _course_run(args: argparse.Namespace) -> int:
     return 1 if any(r["error"] for r in results) else 0
 
 
+def _course_student(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from srgan_lib import classroom
+
+    out = Path(args.out)
+    student = classroom.make_student(args.notebooks, out / "student", args.badge_path)
+    autograder = classroom.make_autograder(args.notebooks, out / "autograder")
+    print(f"wrote {len(student)} student notebooks to {out / 'student'}")
+    print(
+        f"wrote {len(autograder)} autograder notebooks to {out / 'autograder'} "
+        "(hidden tests: keep them from students)"
+    )
+    return 0
+
+
+def _course_grade(args: argparse.Namespace) -> int:
+    from srgan_lib import classroom
+
+    out = classroom.grade_folder(
+        args.submissions, args.autograder, args.out, args.executed, args.timeout
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+def _course_sweep(args: argparse.Namespace) -> int:
+    import csv
+
+    from srgan_lib import classroom
+
+    grid = {}
+    for key, values in _parse_parameters(args.parameter).items():
+        items = values if isinstance(values, list) else str(values).split(",")
+        grid[key] = [_json_or_text(item) for item in items]
+    if not grid:
+        raise SystemExit("srgan: error: give at least one -p KEY=V1,V2,... (e.g. epochs=5,20)")
+    comparison = classroom.sweep(args.lesson, grid, args.out, args.notebooks)
+    print(comparison.read_text())
+    print(f"wrote {comparison.parent}")
+    with (comparison.parent / "comparison.csv").open() as f:
+        return 1 if any(row["status"] != "ok" for row in csv.DictReader(f)) else 0
+
+
+def _json_or_text(value):
+    import json
+
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srgan", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -91,8 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument(
         "--root", default=None, help="cache folder (default: $SRGAN_DATA_DIR, else data/)"
     )
-    download.add_argument("--mirror", default=None, metavar="URL",
-                          help="fetch from a mirror that serves the same paths")
+    download.add_argument(
+        "--mirror",
+        default=None,
+        metavar="URL",
+        help="fetch from a mirror that serves the same paths",
+    )
     download.set_defaults(func=_data_download)
 
     course_parser = commands.add_parser("course", help="run or hand out the lessons")
@@ -110,6 +175,52 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--only", nargs="*", help="lesson name prefixes, e.g. 00 05")
     run.set_defaults(func=_course_run)
+
+    student = course_commands.add_parser(
+        "student", help="write student and autograder copies of the lessons (nbgrader)"
+    )
+    student.add_argument("--notebooks", default=None, help="lesson folder (default: notebooks/)")
+    student.add_argument(
+        "--out", default="dist", help="writes OUT/student/ and OUT/autograder/ (default: dist)"
+    )
+    student.add_argument(
+        "--badge-path",
+        default="/blob/student/notebooks/",
+        help="replaces /blob/main/notebooks/ in the Colab badges (the branch students open)",
+    )
+    student.set_defaults(func=_course_student)
+
+    grade_parser = course_commands.add_parser(
+        "grade", help="grade submitted notebooks (SUBMISSIONS_DIR/<student>/<lesson>.ipynb)"
+    )
+    grade_parser.add_argument("submissions", metavar="SUBMISSIONS_DIR")
+    grade_parser.add_argument(
+        "--autograder", default="dist/autograder", help="the autograder copies of the lessons"
+    )
+    grade_parser.add_argument("--out", default="grades.csv", help="the CSV to write")
+    grade_parser.add_argument(
+        "--executed", default=None, metavar="DIR", help="keep the executed submissions here"
+    )
+    grade_parser.add_argument(
+        "--timeout", type=int, default=600, help="seconds per cell before it is interrupted"
+    )
+    grade_parser.set_defaults(func=_course_grade)
+
+    sweep = course_commands.add_parser(
+        "sweep", help="rerun one lesson for several parameter values and compare the results"
+    )
+    sweep.add_argument("lesson", metavar="LESSON", help="a lesson file or name prefix, e.g. 05")
+    sweep.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="values of a papermill parameter; several -p give every combination",
+    )
+    sweep.add_argument("--out", required=True, help="folder for the runs and comparison.md")
+    sweep.add_argument("--notebooks", default=None, help="lesson folder (default: notebooks/)")
+    sweep.set_defaults(func=_course_sweep)
     return parser
 
 
