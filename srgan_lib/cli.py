@@ -46,8 +46,8 @@ def _load_generator(path: str, scale: int, num_blocks: int | None):
 
     if not Path(path).is_file():
         raise CommandError(
-            f"no weights file at {path}: pass --weights with a .weights.h5 or .keras file "
-            "saved from a generator (e.g. runs/<run>/generator.weights.h5)."
+            f"no weights file at {path}: pass --weights with the .weights.h5 or .keras file "
+            "of a generator saved by srgan_lib."
         )
     try:
         return models.load_generator(path, scale=scale, num_blocks=num_blocks)
@@ -114,7 +114,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     for name, path in zip(names, weights, strict=True):
         methods[name] = _load_generator(path, args.scale, args.num_blocks)
     try:
-        results = evaluation.evaluate(methods, sets=sets, root=root, tile=args.tile)
+        results = evaluation.evaluate(
+            methods, sets=sets, root=root, scale=args.scale, tile=args.tile, overlap=args.overlap
+        )
     except (FileNotFoundError, ValueError) as err:
         raise CommandError(_one_line(err)) from err
     print(evaluation.format_table(results))
@@ -131,7 +133,11 @@ def _add_generator_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tile", type=int, help="LR tile size in pixels (default: whole image)")
     parser.add_argument(
-        "--overlap", type=int, default=16, help="LR pixels of context around each tile"
+        "--overlap",
+        type=int,
+        default=16,
+        help="LR pixels of context around each tile (default 16; 2*blocks+8, i.e. 40 for "
+        "16 blocks, makes tiles seamless)",
     )
 
 

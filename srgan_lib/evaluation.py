@@ -70,48 +70,51 @@ def paper_figures(set_name: str, method: str) -> tuple[float | None, float | Non
     return by_name.get(method.lower(), (None, None))
 
 
-def _super_resolve(method: Method, lr: np.ndarray, tile: int | None) -> np.ndarray:
+def _super_resolve(
+    method: Method, lr: np.ndarray, scale: int, tile: int | None, overlap: int
+) -> np.ndarray:
     if isinstance(method, str):
         if method != "bicubic":
             raise ValueError(f'Unknown method {method!r}: pass a generator or "bicubic".')
-        return data.bicubic_upscale(lr)
-    return inference.upscale(method, lr, tile=tile)
+        return data.bicubic_upscale(lr, scale)
+    return inference.upscale(method, lr, tile=tile, overlap=overlap)
 
 
 def evaluate(
     methods: Mapping[str, Method],
     sets: Sequence[str] = SETS,
     root: str | Path = "data",
+    scale: int = 4,
     tile: int | None = None,
-    crop_border: int = 4,
+    overlap: int = 16,
 ) -> Results:
-    """Score each method on each x4 benchmark set found under `root`.
+    """Score each method on each benchmark set found under `root`, at `scale`.
 
     methods: {name: generator or "bicubic"}; a generator takes LR in [0, 1] and returns
     SR in [-1, 1] (`inference.upscale` handles the conversions). Names matching the
     paper's ("bicubic", "SRResNet", "SRGAN") get its figures beside them.
-    root: the folder holding `<set>/HR/*.png` and `<set>/LR_bicubic_x4/*.png`.
-    tile: passed to `inference.upscale` (None: whole images).
+    root: the folder holding `<set>/HR/*.png` and `<set>/LR_bicubic_x<scale>/*.png`.
+    tile, overlap: passed to `inference.upscale` (tile None: whole images).
     Returns Results with per-image and per-set Y-channel PSNR (dB) and SSIM, computed
-    after removing `crop_border` pixels from each side.
+    after removing `scale` pixels from each side. The paper's figures are x4 only.
     """
     results = Results()
     for set_name in sets:
-        pairs = data.load_benchmark(set_name, root, scale=4)
+        pairs = data.load_benchmark(set_name, root, scale=scale)
         for name, method in methods.items():
             rows = []
             for pair in tqdm(pairs, desc=f"{set_name} {name}", leave=False):
-                sr = _super_resolve(method, pair.lr, tile)
+                sr = _super_resolve(method, pair.lr, scale, tile, overlap)
                 rows.append(
                     {
                         "set": set_name,
                         "method": name,
                         "image": pair.name,
-                        "psnr": metrics.psnr(sr, pair.hr, crop_border=crop_border),
-                        "ssim": metrics.ssim(sr, pair.hr, crop_border=crop_border),
+                        "psnr": metrics.psnr(sr, pair.hr, crop_border=scale),
+                        "ssim": metrics.ssim(sr, pair.hr, crop_border=scale),
                     }
                 )
-            paper_psnr, paper_ssim = paper_figures(set_name, name)
+            paper_psnr, paper_ssim = paper_figures(set_name, name) if scale == 4 else (None, None)
             results.per_image.extend(rows)
             results.summary.append(
                 {
