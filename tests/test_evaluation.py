@@ -4,6 +4,7 @@ before/after widget."""
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 
@@ -301,3 +302,17 @@ def test_wipe_splits_at_the_slider():
     a, b = np.zeros((4, 10, 3), np.uint8), np.full((4, 10, 3), 255, np.uint8)
     out = widgets.wipe(a, b, 0.3)
     assert (out[:, :3] == 0).all() and (out[:, 3:] == 255).all()
+
+
+def test_before_after_widget_in_a_live_kernel(trio, monkeypatch):
+    ipywidgets = pytest.importorskip("ipywidgets")
+    images, hr = trio
+    monkeypatch.setattr(widgets, "in_live_kernel", lambda: True)
+    box = widgets.before_after(images["bicubic"], hr)
+    assert isinstance(box, ipywidgets.VBox)
+    view, slider = box.children
+    first = view.value
+    slider.value = 0.9
+    assert view.value != first
+    shown = np.asarray(Image.open(io.BytesIO(view.value)))
+    np.testing.assert_array_equal(shown, widgets.wipe(images["bicubic"], hr, 0.9))
