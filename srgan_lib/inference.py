@@ -19,7 +19,7 @@ an 80 x 80 window of LR pixels.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import keras
@@ -81,24 +81,32 @@ def _windows(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, 
     return cuts
 
 
-def _upscale_float(
-    generator: keras.Model, lr: np.ndarray, tile: int | None, overlap: int
+def _super_resolve(
+    generator: keras.Model,
+    lr: np.ndarray,
+    tile: int | None,
+    overlap: int,
+    convert: Callable[[np.ndarray], np.ndarray] = data.to_uint8,
 ) -> np.ndarray:
-    """LR float32 (h, w, 3) in [0, 1] -> SR float32 (s*h, s*w, 3) in [-1, 1], whole or
-    tiled; tiled, memory holds one window's activations at a time plus the output."""
+    """LR float32 (h, w, 3) in [0, 1] -> convert(SR in [-1, 1]), (s*h, s*w, 3), whole or
+    tiled. `convert` (default: to uint8) is applied to each tile's core as it is stitched,
+    so tiled, memory holds one window's activations plus the output in its final dtype."""
     if tile is None:
-        return _predict(generator, lr)
+        return convert(_predict(generator, lr))
     if tile < 1 or overlap < 0:
         raise ValueError(f"tile must be >= 1 and overlap >= 0, got tile={tile}, {overlap=}.")
     s = generator_scale(generator)
     height, width = lr.shape[:2]
-    sr = np.empty((s * height, s * width, 3), dtype=np.float32)
+    sr = None
     for top, bottom, win_top, win_bottom in _windows(height, tile, overlap):
         for left, right, win_left, win_right in _windows(width, tile, overlap):
             out = _predict(generator, lr[win_top:win_bottom, win_left:win_right])
             rows = slice(s * (top - win_top), s * (bottom - win_top))
             cols = slice(s * (left - win_left), s * (right - win_left))
-            sr[s * top : s * bottom, s * left : s * right] = out[rows, cols]
+            core = convert(out[rows, cols])
+            if sr is None:
+                sr = np.empty((s * height, s * width, 3), dtype=core.dtype)
+            sr[s * top : s * bottom, s * left : s * right] = core
     return sr
 
 
@@ -145,7 +153,7 @@ def upscale(
     level with overlap 9-11, 2 with overlap 8, 73 with none).
     """
     color, alpha, gray = _split_channels(image)
-    sr = data.to_uint8(_upscale_float(generator, data.to_lr_input(color), tile, overlap))
+    sr = _super_resolve(generator, data.to_lr_input(color), tile, overlap)
     planes = [_luma(sr)[..., None]] if gray else [sr]
     if alpha is not None:
         s = generator_scale(generator)

@@ -71,10 +71,11 @@ def test_tiles_within_one_grey_level_with_less_overlap(generator, lr_image):
 def test_receptive_margin_is_tight(generator, lr_image):
     """One pixel less context than the margin changes the float output; the margin not."""
     x = data.to_lr_input(lr_image)
-    whole = inference._upscale_float(generator, x, None, 0)
     margin = inference.receptive_margin(BLOCKS)
-    short = inference._upscale_float(generator, x, 16, margin - 1)
-    enough = inference._upscale_float(generator, x, 16, margin)
+    whole, short, enough = (
+        inference._super_resolve(generator, x, tile, overlap, convert=np.asarray)
+        for tile, overlap in ((None, 0), (16, margin - 1), (16, margin))
+    )
     assert np.abs(short - whole).max() > 1e-5
     assert np.abs(enough - whole).max() < 1e-5
 
