@@ -68,8 +68,8 @@ def _predict(generator: keras.Model, lr: np.ndarray) -> np.ndarray:
 def _windows(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
     """Cut one axis of `length` LR pixels into cores of `tile` pixels, each with its window:
     the core plus `overlap` pixels each side, clipped to the image and then widened inward
-    to tile + 2*overlap pixels where the image allows, so nearly every window has the same
-    shape (one compiled predict function) and never less context than asked.
+    to min(tile + 2*overlap, length) pixels, so every window has the same shape (one traced
+    predict function per image) and never less context than asked.
     Returns (core_start, core_stop, window_start, window_stop) tuples."""
     size = min(tile + 2 * overlap, length)
     cuts = []
