@@ -334,8 +334,11 @@ class SRGAN(keras.Model):
     def _eager_half_step(self, jax_update, tf_update, lr, hr) -> dict[str, float]:
         lr, hr = ops.convert_to_tensor(lr), ops.convert_to_tensor(hr)
         if keras.backend.backend() == "jax":
+            import jax
+
             groups = self._variable_groups()
-            state = jax_update(tuple([v.value for v in group] for group in groups), lr, hr)
+            values = tuple([v.value for v in group] for group in groups)
+            state = jax.jit(jax_update)(values, lr, hr)
             for group, values in zip(groups, state, strict=True):
                 for variable, value in zip(group, values, strict=True):
                     variable.assign(value)
@@ -709,6 +712,18 @@ def sample_grid(generator: keras.Model, lr: np.ndarray, hr: np.ndarray) -> np.nd
 # ------------------------------------------------------------------- callbacks
 
 
+class _DataEpoch(keras.callbacks.Callback):
+    """Feed epoch e the batches (seed, e, index): CropDataset's own counter also moves
+    when Keras peeks at the data before training."""
+
+    def __init__(self, dataset: data.CropDataset):
+        super().__init__()
+        self.dataset = dataset
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.dataset.epoch = epoch
+
+
 class _NaNGuard(keras.callbacks.Callback):
     """Raise NonFiniteLossError at the first NaN or infinite loss, before the epoch's
     checkpoint could be written, so the last good checkpoint stays as it was."""
@@ -856,7 +871,6 @@ def train(
     elif config.stage == "srgan":
         print("No --init-from: the SRGAN stage starts from a random generator, not SRResNet.")
     config.to_json(run_dir / "config.json")
-    dataset.epoch = start
 
     columns = list(SRGAN_METRICS) if config.stage == "srgan" else ["loss"]
     crops = data.center_crops(pairs[:4], config.hr_size)
@@ -867,7 +881,8 @@ def train(
             dataset,
             epochs=config.epochs,
             initial_epoch=start,
-            callbacks=[guard, recorder, *callbacks],
+            shuffle=False,  # batch order from Keras' (unsaved) global RNG would break resume
+            callbacks=[_DataEpoch(dataset), guard, recorder, *callbacks],
             verbose=verbose,
         )
     export_generator(_generator_of(model), config, run_dir)
