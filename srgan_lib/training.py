@@ -65,7 +65,7 @@ class TrainConfig:
     `data`: "sample" (the five images bundled with scikit-image) or a folder of HR images.
     `vgg_weights`: "imagenet", "none" (random: not the paper's loss) or a weights file.
     `init_from`: SRGAN stage only, an SRResNet run dir or generator weights file.
-    `jit_compile`: "auto" (JAX: always; TensorFlow: XLA) or a bool (TensorFlow only).
+    `jit_compile`: "auto" (JAX: always; TensorFlow: XLA on GPU only) or a bool (TF only).
     """
 
     stage: str = "srresnet"
@@ -505,11 +505,15 @@ def _dtype_policy(name: str):
 
 
 def _jit_compile(config: TrainConfig) -> bool:
-    """JAX always jits. On TensorFlow, "auto" turns XLA on: it was faster on CPU for
-    both stages (bench/train_throughput.py)."""
+    """JAX always jits. On TensorFlow, "auto" uses XLA only when a GPU is visible: on CPU
+    XLA was about 4x slower for both stages (bench/train_throughput.py, 2 cores)."""
     if keras.backend.backend() == "jax":
         return True
-    return True if config.jit_compile == "auto" else bool(config.jit_compile)
+    if config.jit_compile != "auto":
+        return bool(config.jit_compile)
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
 
 
 def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
