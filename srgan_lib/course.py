@@ -2,7 +2,8 @@
 copy, an HTML copy and a summary written to `runs/course-<timestamp>/`.
 
 Lessons that declare an `output_dir` parameter get `<run>/<lesson stem>/` and may leave
-`history.csv` (training) or `summary.md` (evaluation) there; the course summary quotes them.
+`history.csv` files (training) or `summary.md` (evaluation) there; the course summary
+quotes them. A lesson that declares `weights_dir` (06) gets lesson 05's output folder.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 KERNEL = "srgan-course"
+TRAINING_LESSON = "05_alternating_training"
 
 
 @dataclass
@@ -54,6 +56,8 @@ def run_lesson(
     declared = papermill.inspect_notebook(str(notebook))
     if "output_dir" in declared:
         parameters["output_dir"] = str((out_dir / notebook.stem).resolve())
+    if "weights_dir" in declared:
+        parameters["weights_dir"] = str((out_dir / TRAINING_LESSON).resolve())
     parameters = {k: v for k, v in parameters.items() if k in declared}
     executed = out_dir / notebook.name
     start = time.perf_counter()
@@ -112,13 +116,13 @@ def write_summary(run_dir: Path, results: list[LessonRun]) -> Path:
     ]
     lines.append(f"| **total** | {sum(r.seconds for r in results):.1f} | |")
     for r in results:
-        history = run_dir / r.name / "history.csv"
-        if history.is_file():
+        for history in sorted((run_dir / r.name).glob("**/history.csv")):
             with history.open() as f:
                 rows = list(csv.DictReader(f))
             if rows:
                 last = ", ".join(f"{k} {float(v):.4g}" for k, v in rows[-1].items() if v)
-                lines += ["", f"## Final losses ({r.name})", "", last]
+                where = history.parent.relative_to(run_dir)
+                lines += ["", f"## Final losses ({where})", "", last]
         evaluation = run_dir / r.name / "summary.md"
         if evaluation.is_file():
             lines += ["", f"## Evaluation ({r.name})", "", evaluation.read_text().strip()]
