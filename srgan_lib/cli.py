@@ -266,7 +266,7 @@ def _train_config(args: argparse.Namespace):
         "init_from": args.init_from,
         "content_loss": args.content_loss,
         "vgg_weights": args.vgg_weights or os.environ.get("SRGAN_VGG_WEIGHTS"),
-        "precision": args.backend_precision,
+        "precision": args.precision,
     }
     changes = {key: value for key, value in options.items() if value is not None}
     if args.resume:
@@ -434,9 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
         "default: $SRGAN_VGG_WEIGHTS, else imagenet",
     )
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
-    train.add_argument(
-        "--backend-precision", choices=["float32", "mixed_bfloat16", "mixed_float16"]
-    )
+    train.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"])
     train.set_defaults(func=_train)
     return parser
 

@@ -170,7 +170,7 @@ def test_resume_with_other_architecture_fails_clearly(tmp_path, capsys):
     training.train(tiny(epochs=1), tmp_path, verbose=0)
     with pytest.raises(training.ArchitectureMismatchError, match="2 blocks.*3 blocks"):
         training.train(tiny(epochs=2, num_blocks=3), tmp_path, resume=True, verbose=0)
-    code = cli.main(["train", "--resume", str(tmp_path), "--backend-precision", "mixed_bfloat16"])
+    code = cli.main(["train", "--resume", str(tmp_path), "--precision", "mixed_bfloat16"])
     assert code == 1
     error = capsys.readouterr().err
     assert "8 filters, float32" in error and "8 filters, mixed_bfloat16" in error
