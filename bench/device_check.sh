@@ -34,8 +34,16 @@ run python3 bench/data_throughput.py --folder .devdata/train/sunhays80 "${feed[@
 run python3 -m srgan_lib.cli train --stage srresnet --preset paper --precision mixed_bfloat16 \
   --data .devdata/train/sunhays80 --save-interval 2 --run-dir "$OUT/srresnet" "${train[@]}"
 run python3 -m srgan_lib.cli evaluate --weights "$OUT/srresnet/generator.weights.h5" \
-  --names SRResNet --sets Set5,Set14 --data-dir .devdata/benchmarks --out "$OUT/eval"
+  --names SRResNet --sets Set5,Set14 --data-dir .devdata/benchmarks --out "$OUT/eval" \
+  --tile 64 --overlap 40
 run python3 -m srgan_lib.cli train --stage srgan --preset paper --precision mixed_bfloat16 \
   --data .devdata/train/sunhays80 --init-from "$OUT/srresnet" --vgg-weights none \
   --run-dir "$OUT/srgan" "${gan[@]}"
-rm -rf "$OUT"/*/checkpoints "$OUT"/*/generator.keras
+# Bring back a few files only (the tool returns at most 8).
+for run in srresnet srgan; do
+  cp "$OUT/$run/history.csv" "$OUT/${run}_history.csv" 2>/dev/null
+  last=$(ls "$OUT/$run/samples" 2>/dev/null | tail -1)
+  [ -n "$last" ] && cp "$OUT/$run/samples/$last" "$OUT/${run}_samples.png"
+done
+cp "$OUT/eval/summary.md" "$OUT/eval_summary.md" 2>/dev/null
+rm -rf "$OUT/srresnet" "$OUT/srgan" "$OUT/eval"
