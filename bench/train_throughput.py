@@ -138,9 +138,10 @@ def torch_throughput(stage: str, args, precision: str) -> float:
             sr = g(lr)
         d.train()
         with autocast():
-            probs = d(torch.cat([hr, sr])).float()
-            ones, zeros = torch.ones_like(probs[: len(hr)]), torch.zeros_like(probs[: len(hr)])
-            d_loss = bce(probs[: len(hr)], ones) + bce(probs[len(hr) :], zeros)
+            probs = d(torch.cat([hr, sr]))
+        probs = probs.float()  # BCE on probabilities must run outside autocast
+        ones, zeros = torch.ones_like(probs[: len(hr)]), torch.zeros_like(probs[: len(hr)])
+        d_loss = bce(probs[: len(hr)], ones) + bce(probs[len(hr) :], zeros)
         d_opt.zero_grad(set_to_none=True)
         scaler.scale(d_loss).backward()
         scaler.step(d_opt)
@@ -149,7 +150,8 @@ def torch_throughput(stage: str, args, precision: str) -> float:
         with autocast():
             sr = g(lr)
             content = torch.mean((vgg(hr) / 12.75 - vgg(sr) / 12.75).float() ** 2)
-            g_loss = content + 1e-3 * bce(d(sr).float(), ones)
+            fake = d(sr)
+        g_loss = content + 1e-3 * bce(fake.float(), ones)
         g_opt.zero_grad(set_to_none=True)
         scaler.scale(g_loss).backward()
         scaler.step(g_opt)
@@ -197,18 +199,18 @@ def main(argv: list[str] | None = None) -> None:
     columns = ["step", "precision", f"Keras ({device}) HR patches/s"]
     if use_torch:
         columns += ["PyTorch eager HR patches/s", "Keras / PyTorch"]
-    rows = []
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
     for stage in args.stages:
         for precision in args.precision:
             row = [stage, precision, keras_throughput(stage, args, precision, jit)]
             if use_torch:
                 theirs = torch_throughput(stage, args, precision)
                 row += [theirs, row[2] / theirs]
-            rows.append(row)
-    print("| " + " | ".join(columns) + " |")
-    print("|" + "---|" * len(columns))
-    for row in rows:
-        print("| " + " | ".join(f"{v:.2f}" if isinstance(v, float) else v for v in row) + " |")
+            print(
+                "| " + " | ".join(f"{v:.2f}" if isinstance(v, float) else v for v in row) + " |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
