@@ -47,6 +47,7 @@ def keras_throughput(stage: str, args, precision: str, jit_compile) -> float:
         jit_compile=jit_compile,
     )
     model = training.build_training_model(config)
+    model.steps_per_execution = args.steps_per_execution
     rng = np.random.default_rng(0)
     n, lr_size = args.batch_size * args.steps, args.hr_size // config.scale
     lr = rng.random((n, lr_size, lr_size, 3), dtype=np.float32)
@@ -183,6 +184,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hr-size", type=int, default=96)
     parser.add_argument("--num-blocks", type=int, default=16)
     parser.add_argument("--stages", nargs="+", default=["srresnet", "srgan"])
+    parser.add_argument(
+        "--steps-per-execution", type=int, default=1, help="Keras steps per compiled call"
+    )
     parser.add_argument("--precision", nargs="+", default=["float32"], choices=training.PRECISIONS)
     parser.add_argument(
         "--jit-compile", choices=["auto", "true", "false"], default="auto",
@@ -194,7 +198,8 @@ def main(argv: list[str] | None = None) -> None:
     device = keras.config.backend()
     print(
         f"backend {device}, jit_compile {args.jit_compile}, batch {args.batch_size}, "
-        f"{args.hr_size}x{args.hr_size} HR, {args.num_blocks} blocks, {args.steps} timed steps"
+        f"{args.hr_size}x{args.hr_size} HR, {args.num_blocks} blocks, {args.steps} timed steps, "
+        f"{args.steps_per_execution} steps per execution"
     )
     columns = ["step", "precision", f"Keras ({device}) HR patches/s"]
     if use_torch:

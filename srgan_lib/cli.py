@@ -261,6 +261,7 @@ def _train_config(args: argparse.Namespace):
         "data": args.data,
         "epochs": args.epochs,
         "steps_per_epoch": args.steps_per_epoch,
+        "steps_per_execution": args.steps_per_execution,
         "batch_size": args.batch_size,
         "save_interval": args.save_interval,
         "init_from": args.init_from,
@@ -423,6 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--epochs", type=int)
     train.add_argument("--steps-per-epoch", type=int)
+    train.add_argument(
+        "--steps-per-execution", type=int, help="updates per compiled call (GPU: try 8)"
+    )
     train.add_argument("--batch-size", type=int)
     train.add_argument("--save-interval", type=int, help="epochs between samples/checkpoints")
     train.add_argument("--run-dir", help="output folder (default: runs/<stage>)")

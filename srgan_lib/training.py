@@ -66,6 +66,8 @@ class TrainConfig:
     `vgg_weights`: "imagenet", "none" (random: not the paper's loss) or a weights file.
     `init_from`: SRGAN stage only, an SRResNet run dir or generator weights file.
     `jit_compile`: "auto" (JAX: always; TensorFlow: XLA on GPU only) or a bool (TF only).
+    `steps_per_execution`: updates per compiled call; on a GPU, 8 doubled the float32
+    SRResNet step's speed (bench/README.md). Keep `steps_per_epoch` a multiple of it.
     """
 
     stage: str = "srresnet"
@@ -88,6 +90,7 @@ class TrainConfig:
     init_from: str | None = None
     precision: str = "float32"
     jit_compile: bool | str = "auto"
+    steps_per_execution: int = 1
     save_interval: int = 10
     data: str = "sample"
     augment: bool = True
@@ -142,7 +145,18 @@ class TrainConfig:
                 f"hr_size={self.hr_size} must be a multiple of the scale ({self.scale}) and, "
                 "for the SRGAN stage, of 16 (the discriminator's four stride-2 convolutions)."
             )
-        for name in ("epochs", "steps_per_epoch", "batch_size", "save_interval"):
+        if self.steps_per_epoch % max(self.steps_per_execution, 1):
+            raise ValueError(
+                f"steps_per_epoch={self.steps_per_epoch} is not a multiple of "
+                f"steps_per_execution={self.steps_per_execution}."
+            )
+        for name in (
+            "epochs",
+            "steps_per_epoch",
+            "steps_per_execution",
+            "batch_size",
+            "save_interval",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
         if self.lr_decay_at is not None and not 0 < self.lr_decay_at < 1:
@@ -546,7 +560,12 @@ def build_training_model(config: TrainConfig) -> keras.Model:
             config.scale, config.num_blocks, config.filters, config.bn_momentum
         )
         if config.stage == "srresnet":
-            generator.compile(optimizer=_optimizer(config), loss=losses.pixel_mse, jit_compile=jit)
+            generator.compile(
+                optimizer=_optimizer(config),
+                loss=losses.pixel_mse,
+                jit_compile=jit,
+                steps_per_execution=config.steps_per_execution,
+            )
             generator.optimizer.build(generator.trainable_variables)
             return generator
         discriminator = models.build_discriminator(
@@ -570,6 +589,7 @@ def build_training_model(config: TrainConfig) -> keras.Model:
         content_loss=config.content_loss,
         adversarial_weight=config.adversarial_weight,
         jit_compile=jit,
+        steps_per_execution=config.steps_per_execution,
     )
     return gan
 

@@ -196,3 +196,14 @@ def test_quick_cli_writes_a_complete_run(tmp_path):
     assert list(history(srgan)[0]) == ["epoch", *training.SRGAN_METRICS]
     assert (srgan / "samples" / "epoch_0001.png").is_file()
     assert models.describe_generator_weights(srgan / "generator.weights.h5")["num_blocks"] == 4
+
+
+def test_steps_per_execution_gives_the_same_run(tmp_path):
+    training.train(tiny(epochs=2), tmp_path / "one", verbose=0)
+    training.train(tiny(epochs=2, steps_per_execution=2), tmp_path / "two", verbose=0)
+    _, one, _ = training.read_checkpoint(tmp_path / "one" / training.CHECKPOINT)
+    _, two, _ = training.read_checkpoint(tmp_path / "two" / training.CHECKPOINT)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="not a multiple of steps_per_execution=3"):
+        tiny(steps_per_execution=3).validate()
