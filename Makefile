@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 course: setup
-	$(VENV)/bin/srgan demo
+	$(VENV)/bin/srgan course run
 
 # dist/student/ (hand out) and dist/autograder/ (keep: hidden tests); see docs/teaching.md
 student: setup

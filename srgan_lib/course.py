@@ -58,6 +58,9 @@ def run_lesson(
         parameters["output_dir"] = str((out_dir / notebook.stem).resolve())
     if "weights_dir" in declared:
         parameters["weights_dir"] = str((out_dir / TRAINING_LESSON).resolve())
+    ignored = sorted(set(parameters) - set(declared))
+    if ignored:
+        print(f"  {notebook.name} has no parameter {', '.join(ignored)}: not passed", flush=True)
     parameters = {k: v for k, v in parameters.items() if k in declared}
     executed = out_dir / notebook.name
     start = time.perf_counter()
@@ -91,14 +94,24 @@ def run_course(
     """Execute every lesson (or those whose names start with a prefix in `only`) in order.
     Returns the run folder, which holds the executed notebooks, HTML copies, and
     `summary.md` / `summary.json` (per-lesson runtime, final losses, evaluation table)."""
+    import papermill
+
     run_dir = Path(runs_dir) / f"course-{datetime.now():%Y%m%d-%H%M%S}"
     run_dir.mkdir(parents=True)
+    chosen = [
+        notebook
+        for notebook in lessons(folder)
+        if not only or any(notebook.stem.startswith(prefix) for prefix in only)
+    ]
+    declared = {n: set(papermill.inspect_notebook(str(n))) for n in chosen}
+    unused = sorted(set(parameters or {}) - set().union(*declared.values()))
+    if unused:
+        print(f"no lesson has a parameter {', '.join(unused)}: ignored", flush=True)
     results = []
-    for notebook in lessons(folder):
-        if only and not any(notebook.stem.startswith(prefix) for prefix in only):
-            continue
+    for notebook in chosen:
         print(f"running {notebook.name} ...", flush=True)
-        result = run_lesson(notebook, run_dir, parameters)
+        mine = {k: v for k, v in (parameters or {}).items() if k in declared[notebook]}
+        result = run_lesson(notebook, run_dir, mine)
         status = "ok" if result.error is None else f"FAILED: {result.error}"
         print(f"  {result.seconds:6.1f} s  {status}", flush=True)
         results.append(result)

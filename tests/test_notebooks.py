@@ -1,0 +1,113 @@
+"""The lessons' shape (COURSE_STYLE.md): read as files, not executed. CI executes them
+separately with `pytest --nbval-lax --nbval-current-env notebooks`."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+EXPECTED = [
+    "00_data_and_degradation",
+    "01_residual_blocks_and_prelu",
+    "02_subpixel_upsampling",
+    "03_discriminator",
+    "04_vgg_content_loss",
+    "05_alternating_training",
+    "06_evaluation",
+]
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def test_the_seven_lessons_are_there():
+    assert [p.stem for p in LESSONS] == EXPECTED
+
+
+@pytest.fixture(params=LESSONS, ids=lambda p: p.stem)
+def lesson(request) -> tuple[Path, dict]:
+    return request.param, load(request.param)
+
+
+def test_title_badge_and_goals(lesson):
+    path, notebook = lesson
+    first = source(notebook["cells"][0])
+    assert first.startswith("# ") and first.count("\n# ") == 0, "one H1 title first"
+    badge = (
+        "https://colab.research.google.com/github/srgan-course/srgan-course/blob/main/"
+        f"notebooks/{path.name}"
+    )
+    text = "".join(source(c) for c in notebook["cells"][:3])
+    assert badge in text, f"Colab badge must point at {badge}"
+    assert re.search(r"(?i)learning goals|you will", text)
+
+
+def test_setup_installs_only_on_colab(lesson):
+    _, notebook = lesson
+    code = [source(c) for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert '"google.colab" in sys.modules' in code[0]
+    assert "%pip install" in code[0]
+    assert not any("pip install" in c for c in code[1:]), "nothing is installed later"
+
+
+def test_parameters_cell_holds_plain_literals(lesson):
+    _, notebook = lesson
+    tagged = [c for c in notebook["cells"] if "parameters" in c["metadata"].get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    for statement in ast.parse(source(tagged[0])).body:
+        assert isinstance(statement, ast.Assign), ast.dump(statement)
+        ast.literal_eval(statement.value)  # raises if a value is computed
+
+
+def test_papermill_sees_every_parameter(lesson):
+    """papermill skips a line it cannot parse (e.g. a comment holding '='), silently."""
+    import papermill
+
+    path, notebook = lesson
+    tagged = next(c for c in notebook["cells"] if "parameters" in c["metadata"].get("tags", []))
+    names = [t.id for s in ast.parse(source(tagged)).body for t in s.targets]
+    assert list(papermill.inspect_notebook(str(path))) == names
+
+
+def test_stored_clean(lesson):
+    _, notebook = lesson
+    assert "widgets" not in notebook["metadata"]
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        assert cell["execution_count"] is None
+        if cell["outputs"]:  # only nbval's checked figures keep their (text) output
+            assert source(cell).startswith("# NBVAL_CHECK_OUTPUT")
+            assert all(o["output_type"] == "stream" for o in cell["outputs"])
+
+
+def test_ends_with_summary_and_reading(lesson):
+    _, notebook = lesson
+    tail = "".join(source(c) for c in notebook["cells"][-2:])
+    assert re.search(r"(?i)summary|what you learned", tail)
+    assert "Ledig" in tail
+
+
+def test_exercises_use_nbgrader_cells(lesson):
+    path, notebook = lesson
+    meta = [c["metadata"].get("nbgrader", {}) for c in notebook["cells"]]
+    solutions = [m for m in meta if m.get("solution")]
+    checks = [m for m in meta if m.get("grade") and not m.get("solution")]
+    minimum = 1 if path.stem.startswith("00") else 2
+    assert len(solutions) >= minimum and len(checks) >= minimum
+    ids = [m["grade_id"] for m in meta if m]
+    assert len(ids) == len(set(ids)), "grade_ids are unique"
+    for cell in notebook["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("solution"):
+            assert "### BEGIN SOLUTION" in source(cell) and "### END SOLUTION" in source(cell)
