@@ -43,7 +43,10 @@ def build_generator(
     x = layers.Add(name="long_skip")([head, x])
     for i in range(int(math.log2(scale))):
         x = upsample_block(x, 4 * filters, name=f"up{i + 1}")
-    sr = layers.Conv2D(3, 9, padding="same", activation="tanh", name="tail_conv")(x)
+    # float32 even under a mixed-precision policy: SR images keep their full precision.
+    sr = layers.Conv2D(3, 9, padding="same", activation="tanh", name="tail_conv", dtype="float32")(
+        x
+    )
     return keras.Model(lr, sr, name=f"srresnet_x{scale}_b{num_blocks}")
 
 
@@ -76,7 +79,8 @@ def build_discriminator(
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(filters * 16, name="dense1024")(x)
     x = layers.LeakyReLU(negative_slope=0.2, name="lrelu_dense")(x)
-    prob = layers.Dense(1, activation="sigmoid", name="prob")(x)
+    # float32 even under a mixed-precision policy, so the sigmoid does not saturate early.
+    prob = layers.Dense(1, activation="sigmoid", name="prob", dtype="float32")(x)
     return keras.Model(hr, prob, name=f"discriminator_{hr_size}")
 
 

@@ -100,3 +100,18 @@ def test_weights_of_another_architecture_are_refused_clearly(tmp_path):
     (tmp_path / "junk.weights.h5").write_bytes(b"not hdf5")
     with pytest.raises(models.WeightsMismatchError, match="not a Keras weights file"):
         models.load_generator(tmp_path / "junk.weights.h5")
+
+
+def test_outputs_stay_float32_under_mixed_precision():
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        generator = models.build_generator(num_blocks=1, filters=8)
+        discriminator = models.build_discriminator(hr_size=16, filters=8)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert generator.get_layer("res1_conv1").compute_dtype == "bfloat16"
+    sr = generator(np.zeros((1, 4, 4, 3), "float32"))
+    assert keras.backend.standardize_dtype(sr.dtype) == "float32"
+    prob = discriminator(np.zeros((1, 16, 16, 3), "float32"))
+    assert keras.backend.standardize_dtype(prob.dtype) == "float32"
