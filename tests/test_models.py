@@ -115,3 +115,15 @@ def test_outputs_stay_float32_under_mixed_precision():
     assert keras.backend.standardize_dtype(sr.dtype) == "float32"
     prob = discriminator(np.zeros((1, 16, 16, 3), "float32"))
     assert keras.backend.standardize_dtype(prob.dtype) == "float32"
+
+
+def test_bundled_srresnet_beats_bicubic_on_set5(benchmarks_dir):
+    from srgan_lib import data, inference, metrics
+
+    generator = models.pretrained_srresnet()
+    assert models.count_trainable(generator) == 1_550_659
+    pairs = data.load_benchmark("Set5", benchmarks_dir)
+    ours = np.mean([metrics.psnr(inference.upscale(generator, p.lr), p.hr) for p in pairs])
+    bicubic = np.mean([metrics.psnr(data.bicubic_upscale(p.lr), p.hr) for p in pairs])
+    assert ours == pytest.approx(28.62, abs=0.05)
+    assert ours > bicubic + 0.1
