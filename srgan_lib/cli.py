@@ -259,6 +259,7 @@ def _train_config(args: argparse.Namespace):
     options = {
         "stage": args.stage,
         "data": args.data,
+        "max_images": args.max_images,
         "epochs": args.epochs,
         "steps_per_epoch": args.steps_per_epoch,
         "steps_per_execution": args.steps_per_execution,
@@ -421,6 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="a config.json to start from (instead of --preset)")
     train.add_argument(
         "--data", help='"sample" (bundled images), "div2k" (downloaded) or a folder of HR images'
+    )
+    train.add_argument(
+        "--max-images", type=int, help="use the first N images of --data (DIV2K: 800 = 7.5 GB)"
     )
     train.add_argument("--epochs", type=int)
     train.add_argument("--steps-per-epoch", type=int)

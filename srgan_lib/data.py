@@ -270,9 +270,9 @@ def load_training_pairs(
 ) -> list[ImagePair]:
     """Training pairs from "sample" (the bundled photographs), "div2k" (the downloaded
     DIV2K training set, under `$SRGAN_DATA_DIR` or `data/`), or any folder of HR images
-    (LR computed once per image with `bicubic_downscale`)."""
+    (LR computed once per image with `bicubic_downscale`); `limit` keeps the first N."""
     if str(source) == "sample":
-        return make_pairs(sample_images(), scale)
+        return make_pairs(dict(list(sample_images().items())[:limit]), scale)
     if str(source).lower() == "div2k":
         from srgan_lib.downloads import data_dir
 

@@ -187,6 +187,7 @@ def test_load_div2k_pairs_shipped_lr_images(tmp_path, random_image):
 
 def test_load_training_pairs_from_sample_and_folder(tmp_path, random_image):
     assert len(data.load_training_pairs("sample")) == 5
+    assert [p.name for p in data.load_training_pairs("sample", limit=2)] == ["astronaut", "chelsea"]
     for name in ("b", "a", "c"):
         save(tmp_path, Image.fromarray(random_image), f"{name}.png")
     pairs = data.load_training_pairs(tmp_path, limit=2)

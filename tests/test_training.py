@@ -182,8 +182,9 @@ def test_quick_cli_writes_a_complete_run(tmp_path):
     srresnet, srgan = tmp_path / "srresnet", tmp_path / "srgan"
     small = ["--preset", "quick", "--batch-size", "2", "--save-interval", "1"]
     assert cli.main(["train", *small, "--epochs", "2", "--steps-per-epoch", "2",
-                     "--run-dir", str(srresnet)]) == 0  # fmt: skip
+                     "--max-images", "3", "--run-dir", str(srresnet)]) == 0  # fmt: skip
     assert [r["epoch"] for r in history(srresnet)] == [1, 2]
+    assert TrainConfig.from_json(srresnet / "config.json").max_images == 3
     assert (srresnet / "samples" / "epoch_0002.png").is_file()
     assert training.read_checkpoint(srresnet / training.CHECKPOINT)[0]["epoch"] == 2
     generator = models.load_generator(srresnet / "generator.keras", num_blocks=4)
