@@ -150,6 +150,8 @@ def _one_line(err: BaseException) -> str:
 def _load_generator(path: str, scale: int, num_blocks: int | None):
     from srgan_lib import models
 
+    if path == "bundled":
+        path = str(models.PRETRAINED_SRRESNET)
     if not Path(path).is_file():
         raise CommandError(
             f"no weights file at {path}: pass --weights with the .weights.h5 or .keras file "
@@ -400,12 +402,18 @@ def build_parser() -> argparse.ArgumentParser:
     upscale.add_argument(
         "-o", "--out", required=True, help="output folder (PNG files named after the inputs)"
     )
-    upscale.add_argument("--weights", required=True, help="generator .weights.h5 or .keras")
+    upscale.add_argument(
+        "--weights",
+        required=True,
+        help='generator .weights.h5 or .keras, or "bundled" (the 6k-step SRResNet in srgan_lib)',
+    )
     _add_generator_options(upscale)
     upscale.set_defaults(func=_upscale)
 
     evaluate = commands.add_parser("evaluate", help="PSNR/SSIM on the benchmark sets")
-    evaluate.add_argument("--weights", nargs="+", help="generator weights (default: bicubic only)")
+    evaluate.add_argument(
+        "--weights", nargs="+", help='generator weights or "bundled" (default: bicubic only)'
+    )
     evaluate.add_argument(
         "--names", nargs="+", help="one name per weights file (SRResNet, SRGAN: paper rows)"
     )

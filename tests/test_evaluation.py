@@ -316,3 +316,14 @@ def test_before_after_widget_in_a_live_kernel(trio, monkeypatch):
     assert view.value != first
     shown = np.asarray(Image.open(io.BytesIO(view.value)))
     np.testing.assert_array_equal(shown, widgets.wipe(images["bicubic"], hr, 0.9))
+
+
+@pytest.mark.backend
+def test_cli_upscale_with_the_bundled_generator(tmp_path):
+    rng = np.random.default_rng(1)
+    source = tmp_path / "photo.png"
+    Image.fromarray(rng.integers(0, 256, (13, 17, 3), dtype=np.uint8)).save(source)
+    code = cli.main(["upscale", str(source), "-o", str(tmp_path / "out"), "--weights", "bundled",
+                     "--num-blocks", "16"])  # fmt: skip
+    assert code == 0
+    assert Image.open(tmp_path / "out" / "photo.png").size == (68, 52)
