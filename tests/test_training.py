@@ -86,7 +86,7 @@ def test_srresnet_loss_falls_on_sample_images(tmp_path):
 
 def test_gan_updates_touch_only_their_own_model():
     gan = training.build_training_model(tiny("srgan", content_loss="mse"))
-    lr, hr = data.CropDataset(list(training._pairs("sample", 4)), 2, 32, 1)[0]
+    lr, hr = data.CropDataset(data.load_training_pairs("sample", 4), 2, 32, 1)[0]
     g, d = gan.generator, gan.discriminator
     g_before = snapshot(g.weights)
     d_before, g_opt = snapshot(d.weights), snapshot(gan.g_optimizer.variables)
