@@ -36,6 +36,8 @@ from pathlib import Path
 
 import nbformat
 
+from srgan_lib import course
+
 #: What replaces a solution's body in the student copy. nbgrader keeps the indentation of
 #: the `### BEGIN SOLUTION` line, and `pass` makes the function return None, so the check
 #: cell's first assert ("... returned None: write its body ...") is what the student sees.
@@ -46,12 +48,6 @@ SOURCE_BADGE_PATH = "/blob/main/notebooks/"
 STUDENT_BADGE_PATH = "/blob/student/notebooks/"
 #: Seconds one cell may run when grading before the kernel is interrupted.
 CELL_TIMEOUT = 600
-
-
-def _lessons(notebooks_dir: str | Path) -> list[Path]:
-    from srgan_lib import course
-
-    return course.lessons(notebooks_dir)
 
 
 def _config():
@@ -118,7 +114,7 @@ def _convert_folder(notebooks_dir, out_dir, convert) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for lesson in _lessons(notebooks_dir):
+    for lesson in course.lessons(notebooks_dir):
         target = out_dir / lesson.name
         nbformat.write(convert(nbformat.read(lesson, as_version=4)), target)
         written.append(target)
@@ -365,7 +361,7 @@ def grade_folder(
     lesson: student, lesson, points, max, failed (the grade_ids that failed, `;`-joined),
     and returns its path. `executed_dir`, if given, keeps each executed submission as
     `<executed_dir>/<student>/<lesson>.ipynb` for feedback."""
-    autograder_notebooks = _lessons(autograder_dir)
+    autograder_notebooks = course.lessons(autograder_dir)
     rows = []
     for student_dir in sorted(p for p in Path(submissions_dir).iterdir() if p.is_dir()):
         for submission in sorted(student_dir.glob("*.ipynb")):
@@ -412,14 +408,9 @@ def _final_figures(output_dir: Path) -> dict[str, str]:
     """Final losses (the last row of every history.csv) and PSNR / SSIM (every
     evaluation summary.csv) under a lesson's output_dir, as {column: value}."""
     figures: dict[str, str] = {}
-    for history in sorted(output_dir.rglob("history.csv")):
-        with history.open() as f:
-            rows = list(csv.DictReader(f))
-        if not rows:
-            continue
-        where = history.parent.relative_to(output_dir).as_posix()
-        prefix = "" if where == "." else where + " "
-        for key, value in rows[-1].items():
+    for where, last in course.final_rows(output_dir).items():
+        prefix = "" if where == Path(".") else where.as_posix() + " "
+        for key, value in last.items():
             if key and value not in (None, ""):
                 figures[prefix + key] = value
     for summary in sorted(output_dir.rglob("summary.csv")):
@@ -445,8 +436,6 @@ def sweep(
     parameters, run time, status, final losses (last row of `history.csv`) and PSNR/SSIM
     (an evaluation `summary.csv`), as far as the lesson writes them. `lesson` is a path
     or a lesson name prefix ("05"). Returns the path of comparison.md."""
-    from srgan_lib import course
-
     notebook = Path(lesson)
     if not notebook.is_file():
         matches = [p for p in course.lessons(notebooks_dir) if p.stem.startswith(str(lesson))]

@@ -119,6 +119,18 @@ def run_course(
     return run_dir
 
 
+def final_rows(folder: Path) -> dict[Path, dict[str, str]]:
+    """The last row of every `history.csv` under `folder` (training runs write one row per
+    epoch), keyed by the run's folder relative to `folder`."""
+    found = {}
+    for history in sorted(Path(folder).glob("**/history.csv")):
+        with history.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        if rows:
+            found[history.parent.relative_to(folder)] = rows[-1]
+    return found
+
+
 def write_summary(run_dir: Path, results: list[LessonRun]) -> Path:
     """`summary.md` and `summary.json` in `run_dir`: lesson runtimes, then the last row of
     any lesson's `history.csv` and the contents of any lesson's `summary.md`."""
@@ -129,13 +141,9 @@ def write_summary(run_dir: Path, results: list[LessonRun]) -> Path:
     ]
     lines.append(f"| **total** | {sum(r.seconds for r in results):.1f} | |")
     for r in results:
-        for history in sorted((run_dir / r.name).glob("**/history.csv")):
-            with history.open() as f:
-                rows = list(csv.DictReader(f))
-            if rows:
-                last = ", ".join(f"{k} {float(v):.4g}" for k, v in rows[-1].items() if v)
-                where = history.parent.relative_to(run_dir)
-                lines += ["", f"## Final losses ({where})", "", last]
+        for where, last in final_rows(run_dir / r.name).items():
+            text = ", ".join(f"{k} {float(v):.4g}" for k, v in last.items() if v)
+            lines += ["", f"## Final losses ({Path(r.name) / where})", "", text]
         evaluation = run_dir / r.name / "summary.md"
         if evaluation.is_file():
             lines += ["", f"## Evaluation ({r.name})", "", evaluation.read_text().strip()]
