@@ -34,21 +34,16 @@ class ImageReadError(ValueError):
 # ---------------------------------------------------------------------------- images
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """Read any image PIL can open as uint8 RGB, (H, W, 3).
-
-    Grayscale is repeated over 3 channels, alpha is dropped, palettes are expanded, 16-bit
-    images are scaled to 8 bits, and the EXIF orientation is applied.
-    Raises ImageReadError for missing, truncated or non-image files.
-    """
+def open_image(path: str | Path) -> Image.Image:
+    """Open and decode an image file as PIL sees it (its own mode kept), with the EXIF
+    orientation applied. Raises ImageReadError for missing, truncated or non-image files."""
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"No image file at {path}. Check the path.")
     try:
         with Image.open(path) as img:
             img.load()
-            img = ImageOps.exif_transpose(img)
-            return _to_rgb_uint8(img)
+            return ImageOps.exif_transpose(img)
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise ImageReadError(
             f"Cannot read {path} as an image ({err}). The file may be truncated or not an "
@@ -56,7 +51,18 @@ def load_image(path: str | Path) -> np.ndarray:
         ) from err
 
 
-def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
+def load_image(path: str | Path) -> np.ndarray:
+    """Read any image PIL can open as uint8 RGB, (H, W, 3).
+
+    Grayscale is repeated over 3 channels, alpha is dropped, palettes are expanded, 16-bit
+    images are scaled to 8 bits, and the EXIF orientation is applied.
+    Raises ImageReadError for missing, truncated or non-image files.
+    """
+    return to_rgb_array(open_image(path))
+
+
+def to_rgb_array(img: Image.Image) -> np.ndarray:
+    """A PIL image of any mode as uint8 RGB (H, W, 3), converted as `load_image` says."""
     if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         arr = np.asarray(img, dtype=np.float64)
         peak = 65535.0 if arr.max() > 255 else 255.0

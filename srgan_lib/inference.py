@@ -24,7 +24,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from srgan_lib import data
 from srgan_lib.layers import PixelShuffle
@@ -167,14 +167,13 @@ def read_image(path: str | Path) -> np.ndarray:
     grayscale + alpha, (H, W, 3) RGB, (H, W, 4) RGBA (palette images with transparency
     included). EXIF orientation is applied and 16-bit images are scaled to 8 bits.
     Raises data.ImageReadError naming the path if the file cannot be read."""
-    rgb = data.load_image(path)
-    with Image.open(path) as img:
-        gray = img.mode in ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F")
-        has_alpha = "A" in img.getbands() or "transparency" in img.info
-        alpha = np.asarray(ImageOps.exif_transpose(img).convert("RGBA"))[..., 3]
+    img = data.open_image(path)
+    rgb = data.to_rgb_array(img)
+    gray = img.mode in ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F")
+    has_alpha = "A" in img.getbands() or "transparency" in img.info
     planes = [rgb[..., :1] if gray else rgb]
     if has_alpha:
-        planes.append(alpha[..., None])
+        planes.append(np.asarray(img.convert("RGBA"))[..., 3:])
     out = np.concatenate(planes, axis=-1)
     return out[..., 0] if out.shape[-1] == 1 else out
 
