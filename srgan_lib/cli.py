@@ -194,8 +194,11 @@ def _upscale(args: argparse.Namespace) -> int:
 
 
 def _data_root(data_dir: str | None) -> Path:
-    """--data-dir, else $SRGAN_DATA_DIR, else data/; then its benchmarks/ if present."""
-    root = Path(data_dir or os.environ.get("SRGAN_DATA_DIR") or "data")
+    """--data-dir, else the download cache ($SRGAN_DATA_DIR, else data/); then its
+    benchmarks/ if present."""
+    from srgan_lib import downloads
+
+    root = downloads.data_dir(data_dir)
     return root / "benchmarks" if (root / "benchmarks").is_dir() else root
 
 
@@ -253,9 +256,6 @@ def _train_config(args: argparse.Namespace):
     """The TrainConfig a `srgan train` command line asks for, and its run directory.
     Precedence: options given > SRGAN_VGG_WEIGHTS > --config file (or the resumed run's
     config.json) > --preset."""
-    import os
-    from pathlib import Path
-
     from srgan_lib.training import TrainConfig
 
     options = {

@@ -34,7 +34,7 @@ import numpy as np
 from keras import ops
 from PIL import Image
 
-from srgan_lib import data, losses, models
+from srgan_lib import data, losses, models, runtime
 
 STAGES = ("srresnet", "srgan")
 CONTENT_LOSSES = ("vgg54", "vgg22", "mse")
@@ -546,10 +546,6 @@ def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     return optimizer
 
 
-def _vgg_weights(setting: str) -> str | None:
-    return None if str(setting).lower() == "none" else setting
-
-
 def build_training_model(config: TrainConfig) -> keras.Model:
     """The compiled model `fit` trains for `config.stage`, with fresh weights.
 
@@ -576,15 +572,14 @@ def build_training_model(config: TrainConfig) -> keras.Model:
         )
         vgg = None
         if config.content_loss != "mse":
-            if _vgg_weights(config.vgg_weights) is None:
+            weights = runtime.vgg_weights_setting(config.vgg_weights)
+            if weights is None:
                 warnings.warn(
                     "VGG19 has random weights (vgg_weights='none'): the perceptual loss is "
                     "then not the paper's. Use 'imagenet' or a VGG19 weights file for that.",
                     stacklevel=2,
                 )
-            vgg = losses.build_vgg_feature_extractor(
-                config.content_loss, _vgg_weights(config.vgg_weights)
-            )
+            vgg = losses.build_vgg_feature_extractor(config.content_loss, weights)
     gan = SRGAN(generator, discriminator, vgg, name="srgan")
     gan.compile(
         _optimizer(config),
