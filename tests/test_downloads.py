@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import shared_data_dir
 
 from srgan_lib import downloads
 from srgan_lib.downloads import (
@@ -29,11 +30,7 @@ from srgan_lib.downloads import (
     extract_archive,
 )
 
-SHARED = Path(
-    os.environ.get("SRGAN_SHARED_DATA")
-    or Path(__file__).resolve().parents[1].parent / "shared" / "data"
-)
-BENCHMARKS = SHARED / "benchmarks"
+BENCHMARKS = shared_data_dir() / "benchmarks"
 needs_shared = pytest.mark.skipif(
     not (BENCHMARKS / "Set5").is_dir(),
     reason=f"offline benchmark copy not found at {BENCHMARKS} (set SRGAN_SHARED_DATA)",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
 import keras
@@ -18,20 +17,6 @@ from srgan_lib import cli, data, evaluation, models, plots, widgets
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-
-SHARED = Path(
-    os.environ.get(
-        "SRGAN_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    )
-)
-
-
-@pytest.fixture(scope="module")
-def benchmarks() -> Path:
-    folder = SHARED / "benchmarks"
-    if not (folder / "Set5" / "HR").is_dir():
-        pytest.skip(f"offline benchmark data not found at {folder} (set SRGAN_SHARED_DATA)")
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +41,10 @@ def _summary(run_dir: Path) -> dict[tuple[str, str], dict]:
     [("Set5", 28.43), ("Set14", 26.09), ("BSD100", 25.96)],
 )
 def test_cli_evaluate_bicubic_reproduces_reference(
-    benchmarks, tmp_path, capsys, set_name, expected
+    benchmarks_dir, tmp_path, capsys, set_name, expected
 ):
     code = cli.main(
-        ["evaluate", "--sets", set_name, "--data-dir", str(benchmarks), "--out", str(tmp_path)]
+        ["evaluate", "--sets", set_name, "--data-dir", str(benchmarks_dir), "--out", str(tmp_path)]
     )
     assert code == 0
     row = _summary(tmp_path)[(set_name, "bicubic")]
@@ -73,20 +58,20 @@ def test_cli_evaluate_bicubic_reproduces_reference(
     assert "paper PSNR" in (tmp_path / "summary.md").read_text()
 
 
-def test_data_dir_with_benchmarks_subfolder(benchmarks, tmp_path, monkeypatch, capsys):
+def test_data_dir_with_benchmarks_subfolder(benchmarks_dir, tmp_path, monkeypatch, capsys):
     """$SRGAN_DATA_DIR pointing at the folder above `benchmarks/` is found too."""
-    monkeypatch.setenv("SRGAN_DATA_DIR", str(benchmarks.parent))
+    monkeypatch.setenv("SRGAN_DATA_DIR", str(benchmarks_dir.parent))
     assert cli.main(["evaluate", "--sets", "Set5"]) == 0
     assert "| Set5 | bicubic | 5 | 28.43 |" in capsys.readouterr().out
 
 
 @pytest.mark.backend
-def test_evaluate_generator_beside_paper(benchmarks, weights):
+def test_evaluate_generator_beside_paper(benchmarks_dir, weights):
     generator = models.load_generator(weights)
     results = evaluation.evaluate(
         {"bicubic": "bicubic", "SRGAN": generator, "mine": generator},
         sets=["Set5"],
-        root=benchmarks,
+        root=benchmarks_dir,
     )
     assert len(results.per_image) == 15
     by_method = {r["method"]: r for r in results.summary}
