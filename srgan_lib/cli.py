@@ -194,12 +194,13 @@ def _upscale(args: argparse.Namespace) -> int:
 
 
 def _data_root(data_dir: str | None) -> Path:
-    """--data-dir, else the download cache ($SRGAN_DATA_DIR, else data/); then its
-    benchmarks/ if present."""
+    """The folder holding the benchmark sets: --data-dir (or its benchmarks/), else the
+    first that `downloads.find_benchmarks` finds; else --data-dir or the download cache,
+    for the error message."""
     from srgan_lib import downloads
 
-    root = downloads.data_dir(data_dir)
-    return root / "benchmarks" if (root / "benchmarks").is_dir() else root
+    found = downloads.find_benchmarks(data_dir)
+    return found or Path(data_dir or os.environ.get("SRGAN_DATA_DIR") or "data")
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ __all__ = [
     "download",
     "download_file",
     "extract_archive",
+    "find_benchmarks",
 ]
 
 _CHUNK = 1 << 20
@@ -81,6 +82,39 @@ def data_dir(path: str | Path | None = None) -> Path:
     root = Path(root).expanduser()
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+BENCHMARK_SETS = ("Set5", "Set14", "BSD100", "Urban100")
+
+
+def _holds_benchmarks(folder: Path) -> bool:
+    return any((folder / name / "HR").is_dir() for name in BENCHMARK_SETS)
+
+
+def find_benchmarks(path: str | Path | None = None) -> Path | None:
+    """The folder that holds the benchmark sets (`<folder>/Set5/HR/`, `Set14/`, ...), or None.
+
+    With `path`, only `path` and `path/benchmarks` are looked at. Without it, in order:
+    where `srgan data download` puts them (`$SRGAN_DATA_DIR`, else `data/` in the current
+    folder or its parent, so a lesson run from notebooks/ finds the repository's), each
+    also with a `benchmarks/` subfolder; then the offline copy of a course machine,
+    `$SRGAN_SHARED_DATA/benchmarks`, else `shared/data/benchmarks` beside the checkout or
+    beside the current folder or its parent. Creates nothing.
+    """
+    if path:
+        roots = [Path(path).expanduser()]
+    else:
+        cwd = Path.cwd()
+        roots = [Path(os.environ["SRGAN_DATA_DIR"])] if os.environ.get("SRGAN_DATA_DIR") else []
+        roots += [cwd / "data", cwd.parent / "data"]
+        shared = os.environ.get("SRGAN_SHARED_DATA")
+        beside = [Path(__file__).resolve().parents[2], cwd.parent, cwd.parent.parent]
+        roots += [Path(shared)] if shared else [base / "shared" / "data" for base in beside]
+    for root in roots:
+        for folder in (root, root / "benchmarks"):
+            if _holds_benchmarks(folder):
+                return folder
+    return None
 
 
 # ---------------------------------------------------------------------------------------

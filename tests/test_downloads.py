@@ -280,6 +280,40 @@ def test_data_dir_precedence(tmp_path, monkeypatch):
     assert data_dir(tmp_path / "explicit") == tmp_path / "explicit"
 
 
+def _make_set(folder: Path, name: str = "Set5") -> Path:
+    (folder / name / "HR").mkdir(parents=True)
+    return folder
+
+
+def test_find_benchmarks_where_download_puts_them(tmp_path, monkeypatch):
+    """A set downloaded into data/ of the repository is found from its notebooks/ folder,
+    and $SRGAN_DATA_DIR wins over it; nothing is created while looking."""
+    repo = tmp_path / "repo"
+    (repo / "notebooks").mkdir(parents=True)
+    monkeypatch.delenv("SRGAN_DATA_DIR", raising=False)
+    monkeypatch.setenv("SRGAN_SHARED_DATA", str(tmp_path / "no-shared"))
+    monkeypatch.chdir(repo / "notebooks")
+    assert downloads.find_benchmarks() is None
+    assert not (repo / "notebooks" / "data").exists() and not (repo / "data").exists()
+    _make_set(repo / "data")
+    assert downloads.find_benchmarks() == repo / "data"
+    monkeypatch.setenv("SRGAN_DATA_DIR", str(tmp_path / "cache"))
+    _make_set(tmp_path / "cache" / "benchmarks", "Set14")
+    assert downloads.find_benchmarks() == tmp_path / "cache" / "benchmarks"
+
+
+def test_find_benchmarks_explicit_and_shared(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SRGAN_DATA_DIR", raising=False)
+    _make_set(tmp_path / "shared" / "benchmarks", "BSD100")
+    monkeypatch.setenv("SRGAN_SHARED_DATA", str(tmp_path / "shared"))
+    assert downloads.find_benchmarks() == tmp_path / "shared" / "benchmarks"
+    (tmp_path / "empty").mkdir()
+    assert downloads.find_benchmarks(tmp_path / "empty") is None
+    _make_set(tmp_path / "mine")
+    assert downloads.find_benchmarks(str(tmp_path / "mine")) == tmp_path / "mine"
+
+
 # --------------------------------------------------------------------------------------
 # Archives
 # --------------------------------------------------------------------------------------
