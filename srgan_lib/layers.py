@@ -1,4 +1,4 @@
-"""Building blocks of the SRGAN generator (Ledig et al., CVPR 2017, Sec. 2.2, Fig. 4).
+"""Building blocks of the SRGAN generator (Ledig et al., CVPR 2017, Sec. 2.1, Fig. 4).
 
 Lesson 01 meets the residual block, lesson 02 the pixel shuffle and the upsampling block.
 Every layer here is registered for serialization, so models that use it save to `.keras`
@@ -56,7 +56,8 @@ class PixelShuffle(layers.Layer):
 
 def prelu(name: str | None = None) -> layers.PReLU:
     """PReLU with one learned slope per channel (shared over height and width), so the
-    model accepts images of any size. Slopes start at 0.25 as in He et al. (2015)."""
+    model accepts images of any size. Slopes start at 0.25, He et al.'s (2015) default:
+    the SRGAN paper does not say how they start."""
     return layers.PReLU(
         alpha_initializer=keras.initializers.Constant(0.25), shared_axes=[1, 2], name=name
     )
@@ -67,6 +68,8 @@ def residual_block(x, filters: int = 64, bn_momentum: float = 0.8, name: str = "
     conv3x3-`filters`, BN, PReLU, conv3x3-`filters`, BN, then add the block's input.
 
     x: a (B, H, W, `filters`) tensor; returns a tensor of the same shape.
+    `bn_momentum` 0.8 is common in Keras SRGAN code; the paper does not give one (Keras'
+    own default is 0.99).
     """
     skip = x
     x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv1")(x)

@@ -23,13 +23,15 @@ SCALES = (2, 4, 8)
 def build_generator(
     scale: int = 4, num_blocks: int = 16, filters: int = 64, bn_momentum: float = 0.8
 ) -> keras.Model:
-    """SRResNet, the generator G of SRGAN (paper Fig. 4, top).
+    """SRResNet, the generator G of SRGAN (paper Sec. 2.1, Fig. 4, top).
 
     Input: LR images in [0, 1], float32, (B, h, w, 3), any h and w.
     Output: SR images in [-1, 1] (tanh), (B, scale*h, scale*w, 3).
     Layout: conv9x9-`filters` + PReLU; `num_blocks` residual blocks; conv3x3 + BN + the long
     skip from the first PReLU; log2(`scale`) x (conv3x3-4*`filters`, pixel shuffle x2,
     PReLU); conv9x9-3; tanh. With the defaults: 1,550,659 trainable parameters.
+    The tanh is our addition (the paper's Fig. 4 ends with the convolution): it keeps SR
+    in the range of the HR targets.
     """
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES} (powers of two), got {scale}.")
