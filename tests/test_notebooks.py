@@ -109,5 +109,30 @@ def test_exercises_use_nbgrader_cells(lesson):
     ids = [m["grade_id"] for m in meta if m]
     assert len(ids) == len(set(ids)), "grade_ids are unique"
     for cell in notebook["cells"]:
-        if cell["metadata"].get("nbgrader", {}).get("solution"):
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("solution") and cell["cell_type"] == "code":
             assert "### BEGIN SOLUTION" in source(cell) and "### END SOLUTION" in source(cell)
+        elif meta.get("solution"):  # a written answer: nbgrader replaces it whole, graded by hand
+            assert meta.get("grade") and meta.get("points", 0) > 0, meta["grade_id"]
+
+
+def test_predict_then_observe_with_written_answer(lesson):
+    """Lessons 01-06 each hold an exercise that asks for a prediction before a run, with a
+    written answer graded by hand (a markdown nbgrader cell) and the run after it."""
+    path, notebook = lesson
+    if path.stem.startswith("00"):
+        pytest.skip("lesson 00 has no predict-then-observe exercise")
+    cells = notebook["cells"]
+    answers = [
+        i
+        for i, cell in enumerate(cells)
+        if cell["cell_type"] == "markdown" and cell["metadata"].get("nbgrader", {}).get("grade")
+    ]
+    assert answers, "a written answer graded by hand"
+    prompts = {i: " ".join(source(cells[i - 1]).lower().split()) for i in answers}
+    assert any(
+        "before running" in prompts[i]
+        and "predict" in prompts[i]
+        and cells[i + 1]["cell_type"] == "code"
+        for i in answers
+    ), "a prompt asking for a prediction, the answer cell, then the code that shows the result"
