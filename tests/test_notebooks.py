@@ -116,13 +116,11 @@ def test_exercises_use_nbgrader_cells(lesson):
             assert meta.get("grade") and meta.get("points", 0) > 0, meta["grade_id"]
 
 
-def test_predict_then_observe_with_written_answer(lesson):
+@pytest.mark.parametrize("path", LESSONS[1:], ids=lambda p: p.stem)
+def test_predict_then_observe_with_written_answer(path):
     """Lessons 01-06 each hold an exercise that asks for a prediction before a run, with a
     written answer graded by hand (a markdown nbgrader cell) and the run after it."""
-    path, notebook = lesson
-    if path.stem.startswith("00"):
-        pytest.skip("lesson 00 has no predict-then-observe exercise")
-    cells = notebook["cells"]
+    cells = load(path)["cells"]
     answers = [
         i
         for i, cell in enumerate(cells)
