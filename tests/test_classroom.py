@@ -62,9 +62,9 @@ def dist(tmp_path_factory):
 def test_lessons_follow_the_exercise_convention():
     for lesson in LESSONS:
         nb = nbformat.read(lesson, as_version=4)
-        solutions = [c for c in nb.cells if _meta(c).get("solution")]
+        solutions = [c for c in nb.cells if _meta(c).get("solution") and c.cell_type == "code"]
         assert solutions, f"{lesson.name} has no exercises"
-        for cell in solutions:
+        for cell in solutions:  # written answers (markdown) are graded by hand instead
             name = _meta(cell)["grade_id"]
             source = cell.source
             signature = re.search(r"^def (\w+)\(", source, re.M)
@@ -103,7 +103,9 @@ def test_student_copies_drop_solutions_hidden_tests_and_outputs(dist):
         student_cells = _by_grade_id(student)
         for grade_id, cell in _by_grade_id(source).items():
             copy = student_cells[grade_id]
-            if _meta(cell).get("solution"):
+            if _meta(cell).get("solution") and cell.cell_type == "markdown":  # a written answer
+                assert copy.source == classroom.TEXT_STUB, f"{lesson.name} {grade_id}"
+            elif _meta(cell).get("solution"):
                 expected = _without_region(cell.source, BEGIN, END, classroom.CODE_STUB)
                 assert copy.source.rstrip() == expected.rstrip(), f"{lesson.name} {grade_id}"
                 for line in _region(cell.source, BEGIN, END).splitlines()[1:]:
@@ -130,7 +132,9 @@ def test_autograder_copies_keep_hidden_tests_and_drop_solutions(dist):
         assert BEGIN not in nbformat.writes(autograder)
         copies = _by_grade_id(autograder)
         for grade_id, cell in _by_grade_id(source).items():
-            if _meta(cell).get("solution"):
+            if _meta(cell).get("solution") and cell.cell_type == "markdown":
+                assert copies[grade_id].source == classroom.TEXT_STUB, f"{lesson.name} {grade_id}"
+            elif _meta(cell).get("solution"):
                 body = _region(cell.source, BEGIN, END).splitlines()[1:]
                 assert copies[grade_id].source.splitlines()[-len(body) :] != body
             else:
