@@ -76,8 +76,8 @@ def build_discriminator(
         if i > 0:
             x = layers.BatchNormalization(momentum=bn_momentum, name=f"bn{i + 1}")(x)
         x = layers.LeakyReLU(negative_slope=0.2, name=f"lrelu{i + 1}")(x)
-    # The paper flattens before the dense layers. (The seed slides applied Dense to the
-    # 4-D feature map, which gives a per-location score instead; we follow the paper.)
+    # The paper flattens before the dense layers. (Some Keras 2 implementations apply Dense
+    # to the 4-D feature map, which gives a per-location score instead; we follow the paper.)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(filters * 16, name="dense1024")(x)
     x = layers.LeakyReLU(negative_slope=0.2, name="lrelu_dense")(x)
