@@ -4,6 +4,7 @@ srgan demo                          build the models, upscale a sample, save pic
 srgan train --stage srresnet|srgan  train into a run directory (resumable)
 srgan upscale IN... -o OUT --weights W   super-resolve image files
 srgan evaluate [--weights W...]     PSNR/SSIM on Set5, Set14, BSD100 beside Table 2
+srgan models list | train | card    the shipped models, the recipe that trains them
 srgan data download NAME ...        fetch and cache data sets
 srgan course run                    execute every lesson (papermill)
 srgan course student [--out dist]   student and autograder copies of the lessons
@@ -148,14 +149,21 @@ def _one_line(err: BaseException) -> str:
 
 
 def _load_generator(path: str, scale: int, num_blocks: int | None):
+    """A weights file, or a shipped model's name ("srresnet", "srgan"; "bundled" is
+    "srresnet")."""
     from srgan_lib import models
 
-    if path == "bundled":
-        path = str(models.PRETRAINED_SRRESNET)
-    if not Path(path).is_file():
+    name = "srresnet" if path == "bundled" else path
+    if not Path(path).is_file() and name in models.pretrained_names():
+        try:
+            path = str(models.pretrained_path(name))
+        except models.PretrainedIntegrityError as err:
+            raise CommandError(_one_line(err)) from err
+    elif not Path(path).is_file():
         raise CommandError(
             f"no weights file at {path}: pass --weights with the .weights.h5 or .keras file "
-            "of a generator saved by srgan_lib."
+            f"of a generator saved by srgan_lib, or a shipped model "
+            f"({', '.join(models.pretrained_names())})."
         )
     try:
         return models.load_generator(path, scale=scale, num_blocks=num_blocks)
@@ -235,6 +243,76 @@ def _evaluate(args: argparse.Namespace) -> int:
         evaluation.save_results(results, out)
         print(f"wrote {out}")
     return 0
+
+
+def _models_train(args: argparse.Namespace) -> int:
+    from srgan_lib import recipe
+
+    settings = {
+        "budget_minutes": args.budget_minutes,
+        "data": args.data,
+        "max_images": args.max_images,
+        "content_loss": args.content_loss,
+        "vgg_weights": args.vgg_weights or os.environ.get("SRGAN_VGG_WEIGHTS"),
+        "num_blocks": args.num_blocks,
+        "hr_size": args.hr_size,
+        "batch_size": args.batch_size,
+        "precision": args.precision,
+        "steps_per_execution": args.steps_per_execution,
+        "steps_per_epoch": args.steps_per_epoch,
+    }
+    try:
+        plan = recipe.Recipe(**{k: v for k, v in settings.items() if v is not None}).validate()
+        recipe.train_models(plan, args.out, command=" ".join(["srgan", *sys.argv[1:]]))
+        if not args.no_cards:
+            cards = recipe.write_cards(args.out, _sets(args.sets), _data_root(args.data_dir))
+            print(f"wrote {', '.join(str(c) for c in cards)}")
+    except (FileNotFoundError, ValueError) as err:
+        raise CommandError(_one_line(err)) from err
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _models_card(args: argparse.Namespace) -> int:
+    from srgan_lib import recipe
+
+    try:
+        cards = recipe.write_cards(args.out, _sets(args.sets), _data_root(args.data_dir))
+    except (FileNotFoundError, ValueError) as err:
+        raise CommandError(_one_line(err)) from err
+    print(f"wrote {', '.join(str(c) for c in cards)}")
+    return 0
+
+
+def _models_list(args: argparse.Namespace) -> int:
+    from srgan_lib import models
+
+    print(
+        "| model | variant | steps | data | " + " | ".join(f"{s} PSNR" for s in SETS_SHOWN) + " |"
+    )
+    print("| --- | --- | ---: | --- |" + " ---: |" * len(SETS_SHOWN))
+    for name in models.pretrained_names():
+        card = models.pretrained_card(name)
+        psnr = {
+            row["set"]: f"{row['psnr']:.2f}"
+            for row in card["evaluation"]["rows"]
+            if row["method"] != "bicubic"
+        }
+        print(
+            f"| {name} | {card['variant'].split(':')[0]} | {card['training']['steps']:,} | "
+            f"{card['training']['data']} | "
+            + " | ".join(psnr.get(s, "–") for s in SETS_SHOWN)
+            + " |"
+        )
+    print(f"cards: {models.PRETRAINED_DIR}/<model>.md")
+    return 0
+
+
+SETS_SHOWN = ("Set5", "Set14", "BSD100")
+
+
+def _sets(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]
 
 
 def _add_generator_options(parser: argparse.ArgumentParser) -> None:
@@ -405,14 +483,17 @@ def build_parser() -> argparse.ArgumentParser:
     upscale.add_argument(
         "--weights",
         required=True,
-        help='generator .weights.h5 or .keras, or "bundled" (the 6k-step SRResNet in srgan_lib)',
+        help='generator .weights.h5 or .keras, or a shipped model: "srresnet" or "srgan" '
+        "(see `srgan models list`)",
     )
     _add_generator_options(upscale)
     upscale.set_defaults(func=_upscale)
 
     evaluate = commands.add_parser("evaluate", help="PSNR/SSIM on the benchmark sets")
     evaluate.add_argument(
-        "--weights", nargs="+", help='generator weights or "bundled" (default: bicubic only)'
+        "--weights",
+        nargs="+",
+        help='generator weights, or "srresnet" / "srgan" (shipped); default: bicubic only',
     )
     evaluate.add_argument(
         "--names", nargs="+", help="one name per weights file (SRResNet, SRGAN: paper rows)"
@@ -424,6 +505,50 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", help="run folder for per_image.csv, summary.csv, summary.md")
     _add_generator_options(evaluate)
     evaluate.set_defaults(func=_evaluate)
+    models_parser = commands.add_parser("models", help="the shipped models and their recipe")
+    models_commands = models_parser.add_subparsers(dest="models_command", required=True)
+    listing = models_commands.add_parser("list", help="the shipped models and their figures")
+    listing.set_defaults(func=_models_list)
+    recipe_parser = models_commands.add_parser(
+        "train",
+        help="SRResNet then SRGAN under a wall-clock budget, evaluated, with model cards",
+    )
+    recipe_parser.add_argument("--out", required=True, help="folder for the runs and cards")
+    recipe_parser.add_argument(
+        "--budget-minutes", type=float, help="training minutes, both stages (default 7)"
+    )
+    recipe_parser.add_argument(
+        "--data", help='"sunhays80" (default), "div2k" or a folder of HR images'
+    )
+    recipe_parser.add_argument("--max-images", type=int, help="use the first N images")
+    recipe_parser.add_argument(
+        "--content-loss",
+        choices=["mse", "vgg54"],
+        help="SRGAN stage: mse (SRGAN-MSE, default) or vgg54 (needs ImageNet VGG19)",
+    )
+    recipe_parser.add_argument("--vgg-weights", help='"imagenet" (default) or a weights file')
+    recipe_parser.add_argument("--num-blocks", type=int, help="residual blocks (default 16)")
+    recipe_parser.add_argument("--hr-size", type=int, help="HR crop size (default 96)")
+    recipe_parser.add_argument("--batch-size", type=int, help="default 16")
+    recipe_parser.add_argument(
+        "--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"]
+    )
+    recipe_parser.add_argument("--steps-per-execution", type=int, help="default 8")
+    recipe_parser.add_argument("--steps-per-epoch", type=int, help="default 400")
+    recipe_parser.add_argument("--no-cards", action="store_true", help="train only")
+    recipe_parser.add_argument(
+        "--sets", default="Set5,Set14,BSD100", help="benchmarks for the cards"
+    )
+    recipe_parser.add_argument("--data-dir", help="folder holding Set5/HR, ... (as evaluate)")
+    recipe_parser.set_defaults(func=_models_train)
+    card = models_commands.add_parser(
+        "card", help="evaluate a finished recipe again and rewrite its model cards"
+    )
+    card.add_argument("out", metavar="DIR", help="the --out of `srgan models train`")
+    card.add_argument("--sets", default="Set5,Set14,BSD100", help="benchmarks for the cards")
+    card.add_argument("--data-dir", help="folder holding Set5/HR, ... (as evaluate)")
+    card.set_defaults(func=_models_card)
+
     train = commands.add_parser("train", help="train SRResNet or SRGAN (resumable runs)")
     train.add_argument("--stage", choices=["srresnet", "srgan"], help="default: srresnet")
     train.add_argument("--preset", choices=["quick", "paper"], default="quick")

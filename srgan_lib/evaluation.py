@@ -44,19 +44,20 @@ PAPER_TABLE2: dict[str, dict[str, tuple[float, float]]] = {
 }
 
 Method = keras.Model | str
-PER_IMAGE_FIELDS = ("set", "method", "image", "psnr", "ssim")
-SUMMARY_FIELDS = ("set", "method", "images", "psnr", "ssim", "paper_psnr", "paper_ssim")
+PER_IMAGE_FIELDS = ("set", "method", "image", "psnr", "ssim", "detail")
+SUMMARY_FIELDS = ("set", "method", "images", "psnr", "ssim", "detail", "paper_psnr", "paper_ssim")
 
 
 @dataclass
 class Results:
     """Scores of an evaluation.
 
-    per_image: one row per (set, method, image): {"set", "method", "image", "psnr", "ssim"}.
+    per_image: one row per (set, method, image):
+    {"set", "method", "image", "psnr", "ssim", "detail"}.
     summary: one row per (set, method) with the means over the set's images and the
     paper's figures where it has them: {"set", "method", "images", "psnr", "ssim",
-    "paper_psnr", "paper_ssim"} (paper_* None when the paper has no such entry).
-    PSNR in dB, SSIM in [-1, 1].
+    "detail", "paper_psnr", "paper_ssim"} (paper_* None when the paper has no such entry).
+    PSNR in dB, SSIM in [-1, 1], detail: `metrics.detail` (1.0: as much fine detail as HR).
     """
 
     per_image: list[dict] = field(default_factory=list)
@@ -112,6 +113,7 @@ def evaluate(
                         "image": pair.name,
                         "psnr": metrics.psnr(sr, pair.hr, crop_border=scale),
                         "ssim": metrics.ssim(sr, pair.hr, crop_border=scale),
+                        "detail": metrics.detail(sr, pair.hr, crop_border=scale),
                     }
                 )
             paper_psnr, paper_ssim = paper_figures(set_name, name) if scale == 4 else (None, None)
@@ -123,6 +125,7 @@ def evaluate(
                     "images": len(rows),
                     "psnr": float(np.mean([r["psnr"] for r in rows])),
                     "ssim": float(np.mean([r["ssim"] for r in rows])),
+                    "detail": float(np.mean([r["detail"] for r in rows])),
                     "paper_psnr": paper_psnr,
                     "paper_ssim": paper_ssim,
                 }
@@ -136,16 +139,16 @@ def _fmt(value: float | None, digits: int) -> str:
 
 def format_table(results: Results) -> str:
     """The per-set means as a Markdown table, the paper's Table 2 figures beside them:
-    | set | method | images | PSNR (dB) | paper PSNR | SSIM | paper SSIM |."""
+    | set | method | images | PSNR (dB) | paper PSNR | SSIM | paper SSIM | detail |."""
     lines = [
-        "| set | method | images | PSNR (dB) | paper PSNR | SSIM | paper SSIM |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| set | method | images | PSNR (dB) | paper PSNR | SSIM | paper SSIM | detail |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in results.summary:
         lines.append(
             f"| {row['set']} | {row['method']} | {row['images']} | {_fmt(row['psnr'], 2)} | "
             f"{_fmt(row['paper_psnr'], 2)} | {_fmt(row['ssim'], 4)} | "
-            f"{_fmt(row['paper_ssim'], 4)} |"
+            f"{_fmt(row['paper_ssim'], 4)} | {_fmt(row['detail'], 2)} |"
         )
     return "\n".join(lines)
 
@@ -167,7 +170,9 @@ def save_results(results: Results, run_dir: str | Path) -> Path:
     note = (
         "x4, PSNR and SSIM on the Y channel (ITU-R BT.601), 4 border pixels removed, mean "
         "over each set's images. Paper: Ledig et al., CVPR 2017, Table 2 (its SSIM used "
-        "another implementation, so compare SSIM only within a column).\n"
+        "another implementation, so compare SSIM only within a column). detail: high-frequency "
+        "energy of SR relative to HR (`metrics.detail`; 1.0 = as much fine detail as HR, "
+        "noise counts too).\n"
     )
     (run_dir / "summary.md").write_text(format_table(results) + "\n\n" + note)
     return run_dir

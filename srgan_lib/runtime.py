@@ -24,7 +24,7 @@ def describe_runtime() -> str:
     elif backend == "jax":
         import jax
 
-        devices = [str(d) for d in jax.devices() if d.platform != "cpu"]
+        devices = [d.device_kind for d in jax.devices() if d.platform != "cpu"]
     elif backend == "torch":
         import torch
 
