@@ -263,9 +263,11 @@ def _models_train(args: argparse.Namespace) -> int:
     }
     try:
         plan = recipe.Recipe(**{k: v for k, v in settings.items() if v is not None}).validate()
-        recipe.train_models(plan, args.out, command=" ".join(["srgan", *sys.argv[1:]]))
+        recipe.train_models(plan, args.out, command=_command())
         if not args.no_cards:
-            cards = recipe.write_cards(args.out, _sets(args.sets), _data_root(args.data_dir))
+            cards = recipe.write_cards(
+                args.out, _sets(args.sets), _data_root(args.data_dir), command=_command()
+            )
             print(f"wrote {', '.join(str(c) for c in cards)}")
     except (FileNotFoundError, ValueError) as err:
         raise CommandError(_one_line(err)) from err
@@ -277,7 +279,9 @@ def _models_card(args: argparse.Namespace) -> int:
     from srgan_lib import recipe
 
     try:
-        cards = recipe.write_cards(args.out, _sets(args.sets), _data_root(args.data_dir))
+        cards = recipe.write_cards(
+            args.out, _sets(args.sets), _data_root(args.data_dir), command=_command()
+        )
     except (FileNotFoundError, ValueError) as err:
         raise CommandError(_one_line(err)) from err
     print(f"wrote {', '.join(str(c) for c in cards)}")
@@ -309,6 +313,11 @@ def _models_list(args: argparse.Namespace) -> int:
 
 
 SETS_SHOWN = ("Set5", "Set14", "BSD100")
+
+
+def _command() -> str:
+    """The command line as typed, for model cards."""
+    return " ".join(["srgan", *sys.argv[1:]])
 
 
 def _sets(text: str) -> list[str]:

@@ -187,7 +187,7 @@ def zoomed_crops(
     fig, axes = plt.subplots(
         len(rows),
         len(methods),
-        figsize=(panel_size * len(methods), panel_size * len(rows) + 0.4),
+        figsize=(panel_size * len(methods), (panel_size + 0.5) * len(rows)),
         squeeze=False,
     )
     for ax_row, (title, images) in zip(axes, rows.items(), strict=True):
@@ -203,5 +203,5 @@ def zoomed_crops(
                 label += f"\n{metrics.psnr(crops[method], reference, crop_border=0):.1f} dB"
             ax.set_title(label, fontsize=9)
         ax_row[0].set_ylabel(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(h_pad=1.0)
     return fig

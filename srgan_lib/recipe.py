@@ -55,7 +55,7 @@ NAMES = {"srresnet": "SRResNet", "srgan": "SRGAN"}
 # The images of the crop figure: (set, file stem, title, (top, left, size) in HR pixels).
 FIGURE_CROPS = (
     ("Set5", "img_003", "Set5 butterfly", (96, 96, 64)),
-    ("Set14", "img_001", "Set14 baboon", (300, 300, 100)),
+    ("Set14", "img_001", "Set14 baboon", (250, 16, 96)),
 )
 
 
@@ -191,7 +191,8 @@ class WallClockSchedule(keras.callbacks.Callback):
         if self.rows is None:  # the first epoch of this process: pick up earlier ones
             self.rows = _read_schedule(self.log)[:epoch]
             self.origin = self.began - (self.rows[-1][2] if self.rows else 0.0)
-        self.current = self.rate(min(self.spent / self.seconds, 1.0))
+        progress = min(self.spent / self.seconds, 1.0) if self.seconds > 0 else 1.0
+        self.current = self.rate(progress)
         for optimizer in _optimizers(self.model):
             optimizer.learning_rate = self.current
 
@@ -342,10 +343,12 @@ def write_cards(
     sets: Sequence[str] = evaluation.SETS,
     benchmarks: str | Path | None = None,
     tile: int | None = None,
+    command: str = "",
 ) -> list[Path]:
     """Evaluate `out`'s trained generators beside bicubic on the `sets` found under
     `benchmarks` (default: the data cache's benchmarks), draw crops.png, and write a
-    model card per model (NAME.json and NAME.md). Returns the card paths."""
+    model card per model (NAME.json and NAME.md); `command` is recorded as the
+    evaluation's. Returns the card paths."""
     out = Path(out)
     state = _state(out)
     if not state or not all(state["stages"].get(s, {}).get("done") for s in STAGES):
@@ -364,7 +367,7 @@ def write_cards(
     evaluated = runtime.describe_runtime()
     written = []
     for stage in STAGES:
-        card = _card(out, stage, recipe, state, results, figure, evaluated)
+        card = _card(out, stage, recipe, state, results, figure, evaluated, command)
         training.atomic_write(
             out / f"{stage}.json",
             lambda tmp, c=card: tmp.write_text(json.dumps(c, indent=2) + "\n"),
@@ -388,7 +391,7 @@ def _variant(stage: str, recipe: Recipe) -> str:
     return f"SRGAN-VGG54: VGG19 block5_conv4 content loss ({weights} weights) + 1e-3 adversarial"
 
 
-def _card(out, stage, recipe, state, results, figure, evaluated) -> dict:
+def _card(out, stage, recipe, state, results, figure, evaluated, command) -> dict:
     progress = state["stages"][stage]
     config = recipe.config(stage, out)
     weights = out / f"{stage}.weights.h5"
@@ -440,6 +443,7 @@ def _card(out, stage, recipe, state, results, figure, evaluated) -> dict:
             "protocol": "x4, Y channel (ITU-R BT.601), 4 border pixels removed; detail = "
             "high-frequency energy of SR relative to HR (metrics.detail)",
             "hardware": evaluated,
+            "command": command,
             "rows": rows,
         },
         "figure": figure.name if figure else None,
@@ -488,11 +492,12 @@ def card_markdown(card: dict) -> str:
             lines.append(f"| {key.replace('_', ' ')} | {t[key]} |")
     lines += [
         "",
-        f"Command: `{t['command']}`",
+        f"Trained with: `{t['command']}`",
         "",
         "## Evaluation",
         "",
-        f"{e['protocol']}. Evaluated on: {e['hardware']}.",
+        f"{e['protocol']}. Evaluated on: {e['hardware']}"
+        + (f", with `{e['command']}`." if e.get("command") else "."),
         "",
         "| set | method | images | PSNR (dB) | SSIM | detail | paper PSNR | paper SSIM |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",

@@ -30,7 +30,7 @@ def describe_runtime() -> str:
 
         if torch.cuda.is_available():
             devices = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    device = ", ".join(devices) if devices else "CPU (no GPU found: expect slow training)"
+    device = ", ".join(devices) if devices else "CPU (no GPU found)"
     return f"Keras {keras.__version__}, backend {backend}, device: {device}"
 
 

@@ -304,11 +304,17 @@ def test_before_after_widget_in_a_live_kernel(trio, monkeypatch):
 
 
 @pytest.mark.backend
-def test_cli_upscale_with_the_bundled_generator(tmp_path):
+@pytest.mark.parametrize("name", ["srgan", "bundled"])
+def test_cli_upscale_with_a_shipped_generator(tmp_path, name):
+    from srgan_lib import inference, models
+
     rng = np.random.default_rng(1)
     source = tmp_path / "photo.png"
-    Image.fromarray(rng.integers(0, 256, (13, 17, 3), dtype=np.uint8)).save(source)
-    code = cli.main(["upscale", str(source), "-o", str(tmp_path / "out"), "--weights", "bundled",
+    pixels = rng.integers(0, 256, (13, 17, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(source)
+    code = cli.main(["upscale", str(source), "-o", str(tmp_path / "out"), "--weights", name,
                      "--num-blocks", "16"])  # fmt: skip
     assert code == 0
-    assert Image.open(tmp_path / "out" / "photo.png").size == (68, 52)
+    written = np.asarray(Image.open(tmp_path / "out" / "photo.png"))
+    shipped = models.pretrained({"bundled": "srresnet"}.get(name, name))
+    np.testing.assert_array_equal(written, inference.upscale(shipped, pixels))
