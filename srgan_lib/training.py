@@ -26,7 +26,7 @@ import math
 import os
 import random
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -34,7 +34,8 @@ import numpy as np
 from keras import ops
 from PIL import Image
 
-from srgan_lib import data, losses, models, runtime
+from srgan_lib import data, losses, models, runtime, validation
+from srgan_lib.files import atomic_write
 
 STAGES = ("srresnet", "srgan")
 CONTENT_LOSSES = ("vgg54", "vgg22", "mse")
@@ -137,6 +138,7 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raise ValueError naming the first impossible setting; return self."""
+        validation.check_train_config(self)
         choices = {"stage": STAGES, "content_loss": CONTENT_LOSSES, "precision": PRECISIONS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -624,32 +626,6 @@ def init_generator_from(generator: keras.Model, source: str | Path, config: Trai
 
 
 # ---------------------------------------------------------------- checkpoints
-
-
-def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
-    """Write a file so that `path` is always either the old or the complete new file.
-
-    write(tmp) writes to a temporary name in the same folder (ending like `path`, so
-    suffix-sensitive writers work); it is then fsynced and renamed over `path`.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    with contextlib.suppress(OSError):  # not every file system can fsync a folder
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
-    return path
 
 
 def save_checkpoint(model: keras.Model, path: str | Path, config: TrainConfig, epoch: int):
