@@ -18,6 +18,7 @@ import keras
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from srgan_lib import validation
 from srgan_lib.files import atomic_write
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -407,6 +408,9 @@ class CropDataset(keras.utils.PyDataset):
         super().__init__(**kwargs)
         if not pairs:
             raise ValueError("CropDataset needs at least one image pair.")
+        validation.check_int("batch_size", batch_size, minimum=1)
+        validation.check_int("hr_size", hr_size, minimum=pairs[0].scale)
+        validation.check_int("steps_per_epoch", steps_per_epoch, minimum=1)
         for pair in pairs:
             if hr_size % pair.scale:
                 raise ValueError(f"hr_size {hr_size} is not a multiple of scale {pair.scale}.")

@@ -34,7 +34,7 @@ import numpy as np
 from keras import ops
 from PIL import Image
 
-from srgan_lib import data, losses, models, runtime, validation
+from srgan_lib import checkpoint_file, data, losses, models, runlock, runtime, validation
 from srgan_lib.files import atomic_write
 
 STAGES = ("srresnet", "srgan")
@@ -648,13 +648,9 @@ def save_checkpoint(model: keras.Model, path: str | Path, config: TrainConfig, e
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict, list[np.ndarray], list[np.ndarray]]:
-    """(metadata, model weights, optimizer variables) of a checkpoint file."""
-    with np.load(path) as archive:
-        names = sorted(archive.files)
-        meta = json.loads(str(archive["meta"]))
-        weights = [archive[n] for n in names if n.startswith("weight_")]
-        optimizer = [archive[n] for n in names if n.startswith("optimizer_")]
-    return meta, weights, optimizer
+    """(metadata, model weights, optimizer variables) of a checkpoint file; a damaged
+    file raises checkpoint_file.DamagedCheckpointError."""
+    return checkpoint_file.read(path)
 
 
 def _check_architecture(saved: TrainConfig, wanted: TrainConfig, run_dir: Path) -> None:
@@ -762,7 +758,7 @@ class _RunRecorder(keras.callbacks.Callback):
         history = self.run_dir / "history.csv"
         new_file = not history.is_file()
         with open(history, "a", newline="") as handle:
-            writer = csv.writer(handle)
+            writer = csv.writer(handle, lineterminator="\n")
             if new_file:
                 writer.writerow(["epoch", *self.columns])
             writer.writerow([done, *(f"{float(logs[c]):.6g}" for c in self.columns)])
@@ -810,6 +806,22 @@ def export_generator(generator: keras.Model, config: TrainConfig, run_dir: str |
 
 
 def train(
+    config: TrainConfig | None,
+    run_dir: str | Path,
+    resume: bool = False,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int | str = 2,
+) -> keras.Model:
+    """`_train_locked` holding `run_dir`'s lock (runlock.hold): a second train or resume of
+    the same run while this one is alive raises runlock.RunLockedError. The config is
+    validated first, so a bad value leaves no folder behind."""
+    if config is not None:
+        config.validate()
+    with runlock.hold(run_dir):
+        return _train_locked(config, run_dir, resume, callbacks, verbose)
+
+
+def _train_locked(
     config: TrainConfig | None,
     run_dir: str | Path,
     resume: bool = False,
