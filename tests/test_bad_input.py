@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -17,6 +18,7 @@ import zlib
 from pathlib import Path
 
 import keras
+import nbformat
 import numpy as np
 import pytest
 from PIL import Image
@@ -513,3 +515,80 @@ def test_ctrl_c_during_training_says_how_to_resume(tiny_run, tmp_path, monkeypat
     assert message == f"srgan train: stopped; resume with `srgan train --resume {run}`."
     message = fails(["train", "--run-dir", str(tmp_path / "new")], capsys, code=130)
     assert "no checkpoint was written yet" in message
+
+
+# --------------------------------------------------------------------------- lessons
+
+
+def _run_cells(lesson: str, marker: str, overrides: dict) -> dict:
+    """Execute a lesson's parameters cell, then `overrides` (as papermill would), then
+    the code cell holding `marker`; returns the namespace."""
+    notebook = nbformat.read(REPO / "notebooks" / lesson, as_version=4)
+    params = next(c.source for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    cell = next(c.source for c in notebook.cells if c.cell_type == "code" and marker in c.source)
+    namespace: dict = {}
+    exec(params, namespace)
+    namespace.update(overrides)
+    exec(
+        "import shutil\nfrom pathlib import Path\n"
+        "from srgan_lib import data, runtime, training, validation\n" + cell,
+        namespace,
+    )
+    return namespace
+
+
+@pytest.mark.parametrize(
+    "overrides, words",
+    [
+        ({"hr_crop_size": 50}, "hr_crop_size must be a multiple of 4, got 50"),
+        ({"hr_crop_size": 4000}, "hr_crop_size must be an integer >= 4 and <= 300"),
+        ({"num_crops": 0}, "num_crops must be an integer >= 1 and <= 32, got 0"),
+        ({"image_name": "cat"}, "image_name must be one of 'astronaut', 'chelsea'"),
+        ({"scale": "4"}, "scale must be one of 2, 4, 8, got the string '4'"),
+    ],
+)
+def test_lesson_00_names_the_parameter(overrides, words):
+    with pytest.raises(validation.ParameterError, match=re.escape(words)):
+        _run_cells("00_data_and_degradation.ipynb", "# Check the parameters", overrides)
+
+
+@pytest.mark.parametrize(
+    "overrides, words",
+    [
+        ({"hr_size": 50}, "hr_size must be a multiple of 16, got 50"),
+        ({"dataset": "nosuchset"}, 'dataset must be "sample"'),
+        ({"num_blocks": -1}, "num_blocks must be an integer >= 1, got -1"),
+        ({"content_loss": "l1"}, "content_loss must be one of 'vgg54', 'vgg22', 'mse'"),
+    ],
+)
+def test_lesson_05_checks_parameters_before_touching_the_previous_run(
+    tiny_run, tmp_path, overrides, words
+):
+    out = tmp_path / "lesson05"
+    _copy_run(tiny_run, out)  # out/run: rename to the lesson's stage folder
+    (out / "run").rename(out / "srresnet")
+    (out / "srresnet.weights.h5").write_bytes(b"weights of the previous run")
+    before = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    with pytest.raises(validation.ParameterError, match=re.escape(words)):
+        _run_cells(
+            "05_alternating_training.ipynb",
+            "# Check every parameter",
+            {**overrides, "output_dir": str(out), "vgg_weights": "none"},
+        )
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before
+
+
+def test_lesson_05_keeps_the_previous_run_aside(tiny_run, tmp_path):
+    out = tmp_path / "lesson05"
+    _copy_run(tiny_run, out)
+    (out / "run").rename(out / "srresnet")
+    (out / "srgan").mkdir()  # a run that never reached a checkpoint: nothing to keep
+    namespace = _run_cells(
+        "05_alternating_training.ipynb",
+        "# Check every parameter",
+        {"output_dir": str(out), "vgg_weights": "none"},
+    )
+    previous = namespace["previous_dir"]
+    assert (previous / "srresnet" / training.CHECKPOINT).is_file()
+    assert not (out / "srresnet").exists() and not (out / "srgan").exists()
+    assert not (previous / "srgan").exists()
