@@ -18,10 +18,12 @@ traceback) and replaces no existing file unless given --overwrite.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -501,10 +503,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _quiet_tensorflow() -> None:
-    """Hide TensorFlow's INFO and WARNING lines (oneDNN, CPU features, absl) unless the
-    user set TF_CPP_MIN_LOG_LEVEL; takes effect when TensorFlow is imported later."""
+@contextlib.contextmanager
+def _quiet_tensorflow() -> Iterator[None]:
+    """Hide TensorFlow's log lines for the command. TF_CPP_MIN_LOG_LEVEL (set unless the
+    user set it) hides most; the lines absl prints before its logging is initialised
+    (oneDNN, CPU features) ignore it and go straight to file descriptor 2, so fd 2 points
+    at /dev/null while Python's sys.stderr writes to a copy of the real one: srgan's own
+    messages, warnings and progress bars still show. Under a captured sys.stderr (tests,
+    notebooks) only the variable is set."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        fd = sys.stderr.fileno() if sys.stderr is sys.__stderr__ else None
+    except (OSError, ValueError, AttributeError):
+        fd = None
+    if fd is None:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1)
+    try:
+        yield
+    finally:
+        sys.stderr.close()
+        sys.stderr = sys.__stderr__
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 def _note(command: str):
@@ -540,12 +567,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [arg for arg in argv if arg != "--debug"]
-    if not debug:
-        _quiet_tensorflow()
     args = build_parser().parse_args(argv)
     command = " ".join(filter(None, [args.command, getattr(args, f"{args.command}_command", None)]))
+    quiet = contextlib.nullcontext() if debug else _quiet_tensorflow()
     try:
-        with warnings.catch_warnings():
+        with quiet, warnings.catch_warnings():
             warnings.showwarning = _note(command)
             return args.func(args)
     except KeyboardInterrupt:

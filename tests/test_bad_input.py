@@ -592,3 +592,16 @@ def test_lesson_05_keeps_the_previous_run_aside(tiny_run, tmp_path):
     assert (previous / "srresnet" / training.CHECKPOINT).is_file()
     assert not (out / "srresnet").exists() and not (out / "srgan").exists()
     assert not (previous / "srgan").exists()
+
+
+def test_a_real_srgan_process_prints_one_line_without_tensorflow_noise(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "srgan_lib.cli", "upscale", str(tmp_path / "missing.png"),
+         "-o", str(tmp_path / "out"), "--weights", "bundled"],
+        capture_output=True, text=True, env={**env, "PYTHONPATH": str(REPO)}, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"srgan upscale: error: No image file at {tmp_path / 'missing.png'}. Check the path."
+    ]
