@@ -331,7 +331,9 @@ def load_training_pairs(
 ) -> list[ImagePair]:
     """Training pairs from "sample" (the bundled photographs), "div2k" (the downloaded
     DIV2K training set, under `$SRGAN_DATA_DIR` or `data/`), or any folder of HR images
-    (LR computed once per image with `bicubic_downscale`); `limit` keeps the first N."""
+    (LR computed once per image with `bicubic_downscale`); `limit` keeps the first N.
+    Raises validation.ParameterError naming `data` and its allowed values for anything else."""
+    validation.check_data_source("data", str(source))
     if str(source) == "sample":
         return make_pairs(dict(list(sample_images().items())[:limit]), scale)
     if str(source).lower() == "div2k":

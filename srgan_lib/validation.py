@@ -75,7 +75,7 @@ def check_text(name: str, value, allow_none: bool = False) -> str | None:
 def check_data_source(name: str, value) -> str:
     """ "sample", "div2k" or an existing folder of images."""
     check_text(name, value)
-    if value.lower() in ("sample", "div2k") or Path(value).is_dir():
+    if value == "sample" or value.lower() == "div2k" or Path(value).is_dir():
         return value
     raise ParameterError(
         f'{name} must be "sample" (the bundled photographs), "div2k" (after `srgan data '

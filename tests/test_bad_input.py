@@ -605,3 +605,10 @@ def test_a_real_srgan_process_prints_one_line_without_tensorflow_noise(tmp_path)
     assert result.stderr.strip().splitlines() == [
         f"srgan upscale: error: No image file at {tmp_path / 'missing.png'}. Check the path."
     ]
+
+
+def test_unknown_training_data_names_the_allowed_values(tmp_path, capsys):
+    argv = ["train", "--data", "nosuchset", "--run-dir", str(tmp_path / "run")]
+    message = fails(argv, capsys, code=1)
+    assert 'data must be "sample"' in message and "'nosuchset'" in message
+    assert not (tmp_path / "run").exists()
