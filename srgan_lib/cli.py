@@ -11,21 +11,28 @@ srgan course student [--out dist]   student and autograder copies of the lessons
 srgan course grade SUBMISSIONS_DIR  grade a class's submitted notebooks into a CSV
 srgan course sweep LESSON -p epochs=5,20,100 --out DIR
                                     rerun one lesson per parameter value, compare
+
+Every command reports a problem as one line on stderr (`srgan --debug ...` shows the
+traceback) and replaces no existing file unless given --overwrite.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from srgan_lib import data, metrics, models
+    from srgan_lib import data, files, metrics, models
 
     out = Path(args.out)
+    files.check_outputs([out / "sr_untrained.png", out / "bicubic.png"], args.overwrite)
     pair = data.make_pairs({"astronaut": data.sample_images()["astronaut"]}, scale=4)[0]
     generator = models.build_generator(num_blocks=args.num_blocks)
     sr = data.to_uint8(generator(data.to_lr_input(pair.lr[None]), training=False))[0]
@@ -44,12 +51,9 @@ def _demo(args: argparse.Namespace) -> int:
 def _data_download(args: argparse.Namespace) -> int:
     from srgan_lib import downloads
 
+    args.stopped_hint = "run the same command again to resume the download"
     for name in args.names:
-        try:
-            folder = downloads.download(name, args.root, base_url=args.mirror)
-        except (downloads.DownloadError, ValueError) as err:
-            print(f"srgan data download: {err}", file=sys.stderr)
-            return 2
+        folder = downloads.download(name, args.root, base_url=args.mirror)
         print(f"{name}: {folder}")
     return 0
 
@@ -102,8 +106,9 @@ def _course_student(args: argparse.Namespace) -> int:
 
 
 def _course_grade(args: argparse.Namespace) -> int:
-    from srgan_lib import classroom
+    from srgan_lib import classroom, files
 
+    files.check_outputs([args.out], args.overwrite)
     out = classroom.grade_folder(
         args.submissions, args.autograder, args.out, args.executed, args.timeout
     )
@@ -186,13 +191,16 @@ def _writable_folder(folder: str) -> Path:
 
 
 def _upscale(args: argparse.Namespace) -> int:
-    from srgan_lib import data, inference
+    from srgan_lib import data, files, inference
 
     out = _writable_folder(args.out)
     generator = _load_generator(args.weights, args.scale, args.num_blocks)
+    files.check_outputs(
+        [out / f"{Path(p).stem}.png" for p in args.inputs], args.overwrite, inputs=args.inputs
+    )
     try:
         written = inference.upscale_files(
-            generator, args.inputs, out, tile=args.tile, overlap=args.overlap
+            generator, args.inputs, out, args.tile, args.overlap, args.overwrite
         )
     except (data.ImageReadError, ValueError) as err:
         raise CommandError(_one_line(err)) from err
@@ -206,12 +214,12 @@ def _data_root(data_dir: str | None) -> Path:
     benchmarks/ if present."""
     from srgan_lib import downloads
 
-    root = downloads.data_dir(data_dir)
+    root = downloads.data_dir(data_dir, create=False)
     return root / "benchmarks" if (root / "benchmarks").is_dir() else root
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from srgan_lib import evaluation
+    from srgan_lib import evaluation, files
 
     weights = args.weights or []
     names = args.names or [Path(w).name.split(".")[0] for w in weights]
@@ -229,18 +237,21 @@ def _evaluate(args: argparse.Namespace) -> int:
                 "--data-dir with the folder that holds it."
             )
     out = _writable_folder(args.out) if args.out else None
+    if out:
+        names_out = ("per_image.csv", "summary.csv", "summary.md")
+        files.check_outputs([out / name for name in names_out], args.overwrite)
     methods = {"bicubic": "bicubic"}
     for name, path in zip(names, weights, strict=True):
         methods[name] = _load_generator(path, args.scale, args.num_blocks)
     try:
         results = evaluation.evaluate(
-            methods, sets=sets, root=root, scale=args.scale, tile=args.tile, overlap=args.overlap
+            methods, sets, root, args.scale, args.tile, args.overlap, partial=args.partial
         )
     except (FileNotFoundError, ValueError) as err:
         raise CommandError(_one_line(err)) from err
     print(evaluation.format_table(results))
     if out:
-        evaluation.save_results(results, out)
+        evaluation.save_results(results, out, overwrite=args.overwrite)
         print(f"wrote {out}")
     return 0
 
@@ -324,15 +335,40 @@ def _sets(text: str) -> list[str]:
     return [s.strip() for s in text.split(",") if s.strip()]
 
 
-def _add_generator_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scale", type=int, default=4, help="scale the weights must have")
+def _count(minimum: int):
+    """An argparse type: an integer >= minimum, refused with the allowed values."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _add_overwrite(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--num-blocks", type=int, help="residual blocks the weights must have (default: any)"
+        "--overwrite", action="store_true", help="replace existing output files (default: refuse)"
     )
-    parser.add_argument("--tile", type=int, help="LR tile size in pixels (default: whole image)")
+
+
+def _add_generator_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scale", type=int, choices=(2, 4, 8), default=4, help="scale the weights must have"
+    )
+    parser.add_argument(
+        "--num-blocks", type=_count(1), help="residual blocks the weights must have (default: any)"
+    )
+    parser.add_argument(
+        "--tile", type=_count(1), help="LR tile size in pixels (default: whole image)"
+    )
     parser.add_argument(
         "--overlap",
-        type=int,
+        type=_count(0),
         default=16,
         help="LR pixels of context around each tile (default 16; 2*blocks+8, i.e. 40 for "
         "16 blocks, makes tiles seamless)",
@@ -377,33 +413,35 @@ def _train_config(args: argparse.Namespace):
 
 
 def _train(args: argparse.Namespace) -> int:
-    from srgan_lib import losses, models, training
+    from srgan_lib import training
 
-    known = (
-        FileNotFoundError,
-        FileExistsError,
-        ValueError,
-        losses.VGGWeightsError,
-        models.WeightsMismatchError,
-        training.NonFiniteLossError,
-    )
+    config, run_dir = _train_config(args)
+    print(f"{config.describe_architecture()}; run directory {run_dir}")
     try:
-        config, run_dir = _train_config(args)
-        print(f"{config.describe_architecture()}; run directory {run_dir}")
         training.train(config, run_dir, resume=bool(args.resume), verbose=2)
-    except known as err:
-        print(f"srgan train: error: {err}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt:
+        args.stopped_hint = (
+            f"resume with `srgan train --resume {run_dir}`"
+            if (run_dir / training.CHECKPOINT).is_file()
+            else f"no checkpoint was written yet in {run_dir}; run the same command again"
+        )
+        raise
     print(f"wrote {run_dir}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srgan", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show tracebacks and TensorFlow's log instead of one-line errors (any position)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="build the models and upscale a sample image")
     demo.add_argument("--out", default="runs/demo", help="output folder")
-    demo.add_argument("--num-blocks", type=int, default=16)
+    demo.add_argument("--num-blocks", type=_count(1), default=16)
+    _add_overwrite(demo)
     demo.set_defaults(func=_demo)
 
     data_parser = commands.add_parser("data", help="download and cache data sets")
@@ -467,6 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade_parser.add_argument(
         "--timeout", type=int, default=600, help="seconds per cell before it is interrupted"
     )
+    _add_overwrite(grade_parser)
     grade_parser.set_defaults(func=_course_grade)
 
     sweep = course_commands.add_parser(
@@ -496,6 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(see `srgan models list`)",
     )
     _add_generator_options(upscale)
+    _add_overwrite(upscale)
     upscale.set_defaults(func=_upscale)
 
     evaluate = commands.add_parser("evaluate", help="PSNR/SSIM on the benchmark sets")
@@ -512,7 +552,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", help="folder holding Set5/HR, ... (default: $SRGAN_DATA_DIR or data/)"
     )
     evaluate.add_argument("--out", help="run folder for per_image.csv, summary.csv, summary.md")
+    evaluate.add_argument(
+        "--partial",
+        action="store_true",
+        help="score incomplete sets on the images present (the table says so)",
+    )
     _add_generator_options(evaluate)
+    _add_overwrite(evaluate)
     evaluate.set_defaults(func=_evaluate)
     models_parser = commands.add_parser("models", help="the shipped models and their recipe")
     models_commands = models_parser.add_subparsers(dest="models_command", required=True)
@@ -566,15 +612,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", help='"sample" (bundled images), "div2k" (downloaded) or a folder of HR images'
     )
     train.add_argument(
-        "--max-images", type=int, help="use the first N images of --data (DIV2K: 800 = 7.5 GB)"
+        "--max-images",
+        type=_count(1),
+        help="use the first N images of --data (DIV2K: 800 = 7.5 GB)",
     )
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--steps-per-epoch", type=int)
+    train.add_argument("--epochs", type=_count(1))
+    train.add_argument("--steps-per-epoch", type=_count(1))
     train.add_argument(
-        "--steps-per-execution", type=int, help="updates per compiled call (GPU: try 8)"
+        "--steps-per-execution", type=_count(1), help="updates per compiled call (GPU: try 8)"
     )
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--save-interval", type=int, help="epochs between samples/checkpoints")
+    train.add_argument("--batch-size", type=_count(1))
+    train.add_argument("--save-interval", type=_count(1), help="epochs between samples/checkpoints")
     train.add_argument("--run-dir", help="output folder (default: runs/<stage>)")
     train.add_argument("--init-from", help="SRGAN stage: an SRResNet run dir or weights file")
     train.add_argument("--content-loss", choices=["vgg54", "vgg22", "mse"])
@@ -589,13 +637,88 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+@contextlib.contextmanager
+def _quiet_tensorflow() -> Iterator[None]:
+    """Hide TensorFlow's log lines for the command. TF_CPP_MIN_LOG_LEVEL (set unless the
+    user set it) hides most; the lines absl prints before its logging is initialised
+    (oneDNN, CPU features) ignore it and go straight to file descriptor 2, so fd 2 points
+    at /dev/null while Python's sys.stderr writes to a copy of the real one: srgan's own
+    messages, warnings and progress bars still show. Under a captured sys.stderr (tests,
+    notebooks) only the variable is set."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        return args.func(args)
-    except CommandError as err:
-        print(f"srgan {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        fd = sys.stderr.fileno() if sys.stderr is sys.__stderr__ else None
+    except (OSError, ValueError, AttributeError):
+        fd = None
+    if fd is None:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1)
+    try:
+        yield
+    finally:
+        sys.stderr.close()
+        sys.stderr = sys.__stderr__
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def _note(command: str):
+    """A warnings.showwarning that prints srgan_lib's own warnings as one line."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if category.__module__.startswith("srgan_lib"):
+            print(f"srgan {command}: note: {_one_line(message)}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    return show
+
+
+def _message(err: BaseException) -> str:
+    """One line for any exception: the library's own messages as they are; an OSError's
+    reason and file; anything unexpected with its type and a pointer to --debug."""
+    if isinstance(err, OSError) and err.strerror and err.filename:
+        text = f"{err.strerror}: {err.filename}"
+    else:
+        text = _one_line(err) or type(err).__name__
+    expected = (CommandError, ValueError, OSError, RuntimeError, ArithmeticError)
+    if not isinstance(err, expected):
+        text = f"{type(err).__name__}: {text} (unexpected: `srgan --debug ...` shows where)"
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one `srgan` command. `--debug` (anywhere) shows tracebacks and TensorFlow's
+    log; without it every problem is one line on stderr, and Ctrl-C says how to go on.
+    Exit codes: 0 done, 1 a training error, 2 any other error, 130 stopped by Ctrl-C."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [arg for arg in argv if arg != "--debug"]
+    args = build_parser().parse_args(argv)
+    command = " ".join(filter(None, [args.command, getattr(args, f"{args.command}_command", None)]))
+    quiet = contextlib.nullcontext() if debug else _quiet_tensorflow()
+    try:
+        with quiet, warnings.catch_warnings():
+            warnings.showwarning = _note(command)
+            return args.func(args)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        hint = getattr(args, "stopped_hint", "run the same command again")
+        print(f"srgan {command}: stopped; {hint}.", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if debug:
+            raise
+        print(f"srgan {command}: error: {_message(err)}", file=sys.stderr)
+        return 1 if args.command == "train" and not isinstance(err, CommandError) else 2
 
 
 if __name__ == "__main__":

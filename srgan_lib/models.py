@@ -17,6 +17,7 @@ import h5py
 import keras
 from keras import layers
 
+from srgan_lib import validation
 from srgan_lib.layers import prelu, residual_block, upsample_block
 
 SCALES = (2, 4, 8)
@@ -33,8 +34,10 @@ def build_generator(
     skip from the first PReLU; log2(`scale`) x (conv3x3-4*`filters`, pixel shuffle x2,
     PReLU); conv9x9-3; tanh. With the defaults: 1,550,659 trainable parameters.
     """
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES} (powers of two), got {scale}.")
+    validation.check_choice("scale", scale, SCALES)
+    validation.check_int("num_blocks", num_blocks, minimum=1)
+    validation.check_int("filters", filters, minimum=1)
+    validation.check_number("bn_momentum", bn_momentum, 0.0, 1.0)
     lr = keras.Input(shape=(None, None, 3), name="lr")
     x = layers.Conv2D(filters, 9, padding="same", name="head_conv")(lr)
     x = head = prelu(name="head_prelu")(x)
@@ -111,7 +114,7 @@ def describe_generator_weights(path: str | Path) -> dict[str, int]:
                 return _describe_h5(h5py.File(io.BytesIO(raw.read()), "r"), path)
         with h5py.File(path, "r") as weights:
             return _describe_h5(weights, path)
-    except (OSError, KeyError, zipfile.BadZipFile) as err:
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as err:
         raise WeightsMismatchError(
             f"{path} is not a Keras weights file ({err}). Pass a `.weights.h5` or `.keras` "
             "file saved from a generator of srgan_lib."
@@ -158,10 +161,22 @@ def load_generator(
             + " ".join(f"--{k.replace('_', '-')} {found[k]}" for k in wrong)
             + " or use weights of the architecture you asked for."
         )
-    if Path(path).suffix == ".keras":
-        return keras.saving.load_model(path, safe_mode=True)
-    generator = build_generator(**found)
-    generator.load_weights(path)
+    try:
+        if Path(path).suffix == ".keras":
+            return keras.saving.load_model(path, safe_mode=True)
+        generator = build_generator(**found)
+        generator.load_weights(path)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
+        if "safe_mode" in str(err):
+            raise WeightsMismatchError(
+                f"{path} holds code (a Lambda layer or a custom function) that safe mode "
+                "refuses to run: a generator of srgan_lib needs none. Use its .weights.h5 "
+                "file, or a .keras file saved by srgan_lib from a source you trust."
+            ) from err
+        raise WeightsMismatchError(
+            f"Cannot load the weights in {path}: the file is damaged (cut or overwritten) or "
+            "was not saved from a generator of srgan_lib. Export it again or use another copy."
+        ) from err
     return generator
 
 

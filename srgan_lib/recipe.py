@@ -43,6 +43,7 @@ from srgan_lib import (
     data,
     downloads,
     evaluation,
+    files,
     inference,
     models,
     plots,
@@ -201,7 +202,7 @@ class WallClockSchedule(keras.callbacks.Callback):
         text = "epoch,learning_rate,seconds\n" + "".join(
             f"{e},{r:.6g},{s}\n" for e, r, s in self.rows
         )
-        training.atomic_write(self.log, lambda tmp: tmp.write_text(text))
+        files.atomic_write(self.log, lambda tmp: tmp.write_text(text))
         if self.spent >= self.seconds:
             self.model.stop_training = True
 
@@ -238,7 +239,7 @@ def _state(out: Path) -> dict:
 
 def _save_state(out: Path, state: dict) -> None:
     text = json.dumps(state, indent=2) + "\n"
-    training.atomic_write(out / "recipe.json", lambda tmp: tmp.write_text(text))
+    files.atomic_write(out / "recipe.json", lambda tmp: tmp.write_text(text))
 
 
 def train_models(
@@ -334,7 +335,7 @@ def crop_figure(generators: dict[str, keras.Model], root: Path, path: Path) -> P
         return None
     fig = plots.zoomed_crops(rows, boxes)
     path.parent.mkdir(parents=True, exist_ok=True)
-    training.atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    files.atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     return path
 
 
@@ -361,18 +362,18 @@ def write_cards(
     results = evaluation.evaluate(
         {"bicubic": "bicubic", **generators}, sets=present, root=root, tile=tile
     )
-    evaluation.save_results(results, out / "evaluation")
+    evaluation.save_results(results, out / "evaluation", overwrite=True)
     figure = crop_figure(generators, root, out / "crops.png")
     recipe = Recipe(**state["recipe"])
     evaluated = runtime.describe_runtime()
     written = []
     for stage in STAGES:
         card = _card(out, stage, recipe, state, results, figure, evaluated, command)
-        training.atomic_write(
+        files.atomic_write(
             out / f"{stage}.json",
             lambda tmp, c=card: tmp.write_text(json.dumps(c, indent=2) + "\n"),
         )
-        training.atomic_write(
+        files.atomic_write(
             out / f"{stage}.md", lambda tmp, c=card: tmp.write_text(card_markdown(c))
         )
         written.append(out / f"{stage}.json")
