@@ -91,7 +91,9 @@ def test_paper_table_lookup_ignores_case():
 
 def test_save_results_writes_three_files(tmp_path):
     results = evaluation.Results(
-        per_image=[{"set": "Set5", "method": "m", "image": "a", "psnr": 30.0, "ssim": 0.9}],
+        per_image=[
+            {"set": "Set5", "method": "m", "image": "a", "psnr": 30.0, "ssim": 0.9, "detail": 0.5}
+        ],
         summary=[
             {
                 "set": "Set5",
@@ -99,6 +101,7 @@ def test_save_results_writes_three_files(tmp_path):
                 "images": 1,
                 "psnr": 30.0,
                 "ssim": 0.9,
+                "detail": 0.5,
                 "paper_psnr": None,
                 "paper_ssim": None,
             }
@@ -106,7 +109,10 @@ def test_save_results_writes_three_files(tmp_path):
     )
     evaluation.save_results(results, tmp_path / "run")
     assert _summary(tmp_path / "run")[("Set5", "m")]["psnr"] == "30.0"
-    assert "| Set5 | m | 1 | 30.00 | – | 0.9000 | – |" in (tmp_path / "run/summary.md").read_text()
+    assert (
+        "| Set5 | m | 1 | 30.00 | – | 0.9000 | – | 0.50 |"
+        in (tmp_path / "run/summary.md").read_text()
+    )
 
 
 # ------------------------------------------------------------------------- upscale
