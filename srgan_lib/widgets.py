@@ -109,8 +109,9 @@ def before_after(
     except ImportError:
         return _static(a, b, labels)
 
-    view = widgets.Image(value=_png(wipe(a, b, 0.5)), format="png")
+    # natural size (the front end caps it at the output's width), the controls right under it
+    view = widgets.Image(value=_png(wipe(a, b, 0.5)), format="png", width=a.shape[1])
     slider = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.01, readout=False)
     slider.observe(lambda change: setattr(view, "value", _png(wipe(a, b, change["new"]))), "value")
     ends = [widgets.Label(f"\u25c0 {labels[0]}"), slider, widgets.Label(f"{labels[1]} \u25b6")]
-    return widgets.VBox([view, widgets.HBox(ends)])
+    return widgets.VBox([view, widgets.HBox(ends, layout=widgets.Layout(flex_flow="row wrap"))])

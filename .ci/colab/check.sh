@@ -3,14 +3,21 @@
 # 1. a Python 3.13 venv holding the stack at Colab's versions (stack.txt; kept between runs),
 # 2. `pip install --dry-run --report .` must change none of Colab's packages,
 # 3. the lesson's setup cell, run as on Colab (google.colab imported, Colab's packages
-#    already imported), installs srgan-course from this checkout and imports it without
-#    a runtime restart, and afterwards `pip freeze` differs only by srgan-course,
+#    already imported), installs srgan-course from a git commit of this checkout and
+#    imports it without a runtime restart; `pip freeze` then differs only by srgan-course,
 # 4. the Colab-specific tests (tests/test_colab.py), then every lesson (nbval,
 #    SRGAN_VGG_WEIGHTS=none) copied to content/notebooks/ as Colab opens them, with the
 #    benchmarks only under SRGAN_DATA_DIR=content/drive/MyDrive/srgan-data.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PY313="${PY313:-$(command -v python3.13 || echo /root/.pyenv/versions/3.13.0/bin/python)}"
+unset PYTHONPATH  # srgan_lib must come from the venv, as on Colab
+# Colab's Python: $PY313, else pyenv's 3.13, else python3.13 on the PATH
+for candidate in "${PY313:-}" "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/3.13*/bin/python python3.13; do
+  if [ -n "$candidate" ] && "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then
+    PY313="$candidate"; break
+  fi
+done
+[ -n "${PY313:-}" ] || { echo "colab-check: no Python 3.13 (pyenv install 3.13, or set PY313)"; exit 1; }
 VENV="${COLAB_VENV:-.venv-colab}"
 HERE=.ci/colab
 WORK="$(mktemp -d)"
@@ -36,8 +43,18 @@ echo "== colab-check: pip install --dry-run --report ."
 "$PY" -m pip install -q --dry-run --report "$WORK/report.json" . 2>&1 | grep -v "is ignored" || true
 "$PY" "$HERE/check_install.py" "$WORK/report.json" "$HERE/constraints.txt"
 
-echo "== colab-check: the setup cell, as on Colab, installs from this checkout"
-"$PY" "$HERE/simulate_setup.py" notebooks/00_data_and_degradation.ipynb "$PWD"
+echo "== colab-check: the setup cell, as on Colab, installs srgan-course from a git commit"
+# A fresh git repository holding what a public one needs (no build/ or egg-info of earlier
+# runs), installed by commit hash as the setup cell does: git+file:// for git+https://github.com
+src="$WORK/src"
+mkdir -p "$src"
+cp -r pyproject.toml README.md srgan_lib "$src/"
+find "$src" -name __pycache__ -prune -exec rm -rf {} +
+git -C "$src" init -q
+git -C "$src" add -A
+git -C "$src" -c user.name=colab-check -c user.email=colab-check@localhost commit -qm snapshot
+PIP_NO_CACHE_DIR=1 "$PY" "$HERE/simulate_setup.py" notebooks/00_data_and_degradation.ipynb \
+  "git+file://$src@$(git -C "$src" rev-parse HEAD)"
 "$PY" -m pip freeze --exclude-editable | grep -vi "^srgan.course" | sort > "$WORK/after.txt"
 diff "$WORK/before.txt" "$WORK/after.txt" || {
   echo "the install changed Colab's packages (above)"; exit 1; }
