@@ -11,9 +11,14 @@ srgan course student [--out dist]   student and autograder copies of the lessons
 srgan course grade SUBMISSIONS_DIR  grade a class's submitted notebooks into a CSV
 srgan course sweep LESSON -p epochs=5,20,100 --out DIR
                                     rerun one lesson per parameter value, compare
+<<<<<<< HEAD
 
 Every command reports a problem as one line on stderr (`srgan --debug ...` shows the
 traceback) and replaces no existing file unless given --overwrite.
+=======
+srgan course publish --repo OWNER/NAME --ref REF
+                                    point the Colab badges and installs at a fork
+>>>>>>> issue-12
 """
 
 from __future__ import annotations
@@ -132,6 +137,26 @@ def _course_sweep(args: argparse.Namespace) -> int:
     print(f"wrote {comparison.parent}")
     with (comparison.parent / "comparison.csv").open() as f:
         return 1 if any(row["status"] != "ok" for row in csv.DictReader(f)) else 0
+
+
+def _course_publish(args: argparse.Namespace) -> int:
+    from srgan_lib import publish
+
+    try:
+        source = publish.InstallSource(args.repo, args.ref, args.student_ref)
+        student = Path(args.student) if args.student else None
+        if student is not None and not student.is_dir():
+            raise FileNotFoundError(f"no folder {student}: run `srgan course student` first")
+        written = publish.publish(source, args.notebooks, student)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"srgan course publish: {err}", file=sys.stderr)
+        return 2
+    print(f"install source: {source.pip_url}")
+    print(f"lessons open {source.badge_prefix()}<lesson>.ipynb")
+    if student is not None:
+        print(f"student copies open {source.badge_prefix(source.student_ref)}<lesson>.ipynb")
+    print(f"rewrote {len(written)} notebooks" + "".join(f"\n  {p}" for p in written))
+    return 0
 
 
 def _json_or_text(value):
@@ -523,6 +548,24 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", required=True, help="folder for the runs and comparison.md")
     sweep.add_argument("--notebooks", default=None, help="lesson folder (default: notebooks/)")
     sweep.set_defaults(func=_course_sweep)
+
+    publish_parser = course_commands.add_parser(
+        "publish", help="point the lessons' Colab badges and setup-cell installs at a repository"
+    )
+    publish_parser.add_argument("--repo", required=True, help="GitHub OWNER/NAME of your fork")
+    publish_parser.add_argument(
+        "--ref", default="main", help="branch, tag or commit to install and open (default: main)"
+    )
+    publish_parser.add_argument(
+        "--student-ref", default="student", help="branch holding the student copies"
+    )
+    publish_parser.add_argument(
+        "--student", default=None, metavar="DIR", help="also rewrite the student copies in DIR"
+    )
+    publish_parser.add_argument(
+        "--notebooks", default=None, help="lesson folder (default: notebooks/)"
+    )
+    publish_parser.set_defaults(func=_course_publish)
     upscale = commands.add_parser("upscale", help="super-resolve image files")
     upscale.add_argument("inputs", nargs="+", metavar="IN", help="image files")
     upscale.add_argument(

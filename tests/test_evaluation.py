@@ -299,9 +299,9 @@ def test_before_after_widget_in_a_live_kernel(trio, monkeypatch):
     ipywidgets = pytest.importorskip("ipywidgets")
     images, hr = trio
     monkeypatch.setattr(widgets, "in_live_kernel", lambda: True)
-    box = widgets.before_after(images["bicubic"], hr)
+    box = widgets.before_after(images["bicubic"], hr, interactive=True)
     assert isinstance(box, ipywidgets.VBox)
-    view, slider = box.children
+    view, (_, slider, _) = box.children[0], box.children[1].children
     first = view.value
     slider.value = 0.9
     assert view.value != first
