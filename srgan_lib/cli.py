@@ -11,14 +11,11 @@ srgan course student [--out dist]   student and autograder copies of the lessons
 srgan course grade SUBMISSIONS_DIR  grade a class's submitted notebooks into a CSV
 srgan course sweep LESSON -p epochs=5,20,100 --out DIR
                                     rerun one lesson per parameter value, compare
-<<<<<<< HEAD
+srgan course publish --repo OWNER/NAME --ref REF
+                                    point the Colab badges and installs at a fork
 
 Every command reports a problem as one line on stderr (`srgan --debug ...` shows the
 traceback) and replaces no existing file unless given --overwrite.
-=======
-srgan course publish --repo OWNER/NAME --ref REF
-                                    point the Colab badges and installs at a fork
->>>>>>> issue-12
 """
 
 from __future__ import annotations
