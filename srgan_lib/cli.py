@@ -283,6 +283,7 @@ def _models_train(args: argparse.Namespace) -> int:
 
     settings = {
         "budget_minutes": args.budget_minutes,
+        "srgan_share": args.srgan_share,
         "data": args.data,
         "max_images": args.max_images,
         "content_loss": args.content_loss,
@@ -611,6 +612,9 @@ def build_parser() -> argparse.ArgumentParser:
     recipe_parser.add_argument("--out", required=True, help="folder for the runs and cards")
     recipe_parser.add_argument(
         "--budget-minutes", type=float, help="training minutes, both stages (default 7)"
+    )
+    recipe_parser.add_argument(
+        "--srgan-share", type=float, help="the SRGAN stage's share of the budget (default 2/7)"
     )
     recipe_parser.add_argument(
         "--data", help='"sunhays80" (default), "div2k" or a folder of HR images'
