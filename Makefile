@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 KERNEL := srgan-course
 
-.PHONY: setup course student test lint clean
+.PHONY: setup course student test lint clean colab-check
 
 setup: $(VENV)/.installed
 
@@ -33,5 +33,10 @@ lint: setup
 	$(PY) -m ruff check srgan_lib tests $(wildcard bench)
 	$(PY) -m ruff format --check srgan_lib tests $(wildcard bench)
 
+# Colab's preinstalled stack (.ci/colab/constraints.txt) in a Python 3.13 venv, .venv-colab:
+# installing srgan-course changes none of it, and every lesson runs there. See .ci/colab/check.sh
+colab-check:
+	bash .ci/colab/check.sh
+
 clean:
-	rm -rf $(VENV) runs dist
+	rm -rf $(VENV) .venv-colab runs dist

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import nbformat
 
-from srgan_lib import course
+from srgan_lib import course, publish
 
 #: What replaces a solution's body in the student copy. nbgrader keeps the indentation of
 #: the `### BEGIN SOLUTION` line, and `pass` makes the function return None, so the check
@@ -44,7 +44,6 @@ from srgan_lib import course
 CODE_STUB = "# YOUR CODE HERE\npass"
 TEXT_STUB = "YOUR ANSWER HERE"
 #: The part of each Colab badge that names the branch the notebooks are opened from.
-SOURCE_BADGE_PATH = "/blob/main/notebooks/"
 STUDENT_BADGE_PATH = "/blob/student/notebooks/"
 #: Seconds one cell may run when grading before the kernel is interrupted.
 CELL_TIMEOUT = 600
@@ -96,11 +95,11 @@ _AUTOGRADER_STEPS = [
 def student_notebook(nb, badge_path: str = STUDENT_BADGE_PATH):
     """The student version of one lesson (a NotebookNode; `nb` is not changed): each
     solution replaced by `CODE_STUB`, hidden tests removed, outputs cleared, graded cells
-    locked, and Colab badges rewritten from `/blob/main/notebooks/` to `badge_path`."""
+    locked, and the `/blob/REF/notebooks/` part of the Colab badges set to `badge_path`."""
     nb = _run_preprocessors(nb, _STUDENT_STEPS)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            cell.source = cell.source.replace(SOURCE_BADGE_PATH, badge_path)
+            cell.source = publish.set_badge_path(cell.source, badge_path)
     return nb
 
 

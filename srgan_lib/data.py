@@ -9,6 +9,7 @@ Lesson 00 builds these. Conventions used everywhere in `srgan_lib`:
 from __future__ import annotations
 
 import importlib.resources
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,9 @@ from pathlib import Path
 import keras
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from srgan_lib import validation
+from srgan_lib.files import atomic_write
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 SAMPLE_IMAGE_FILES = {
@@ -31,6 +35,14 @@ class ImageReadError(ValueError):
     """An image file could not be read or is unusable."""
 
 
+class IncompleteSetError(FileNotFoundError):
+    """A benchmark set lacks some of its files, or holds none."""
+
+
+class AnimatedImageWarning(UserWarning):
+    """An animated image (GIF, APNG, WebP) was read: only its first frame is used."""
+
+
 # ---------------------------------------------------------------------------- images
 
 
@@ -43,8 +55,21 @@ def open_image(path: str | Path) -> Image.Image:
     try:
         with Image.open(path) as img:
             img.load()
+            frames = getattr(img, "n_frames", 1)
+            if frames > 1:
+                warnings.warn(
+                    f"{path} is animated ({frames} frames): only its first frame is used.",
+                    AnimatedImageWarning,
+                    stacklevel=2,
+                )
             return ImageOps.exif_transpose(img)
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+    except Image.DecompressionBombError as err:
+        raise ImageReadError(
+            f"Refusing to decode {path}: {str(err).split(' could')[0].rstrip(',')} (a "
+            "decompression bomb?). Shrink the image, or raise PIL.Image.MAX_IMAGE_PIXELS if "
+            "you trust it."
+        ) from err
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as err:
         raise ImageReadError(
             f"Cannot read {path} as an image ({err}). The file may be truncated or not an "
             "image: re-download or re-export it, or remove it from the folder."
@@ -76,11 +101,11 @@ def to_rgb_array(img: Image.Image) -> np.ndarray:
 
 
 def save_image(image: np.ndarray, path: str | Path) -> Path:
-    """Write a uint8 (H, W, 3) or (H, W) image; the format follows the suffix."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(path)
-    return path
+    """Write a uint8 (H, W, 3) or (H, W) image atomically (`path` is the old file or the
+    complete new one, never half of it); the format follows the suffix."""
+    img = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    image_format = Image.registered_extensions().get(Path(path).suffix.lower())
+    return atomic_write(path, lambda tmp: img.save(tmp, format=image_format))
 
 
 def to_lr_input(image: np.ndarray) -> np.ndarray:
@@ -224,9 +249,33 @@ def sample_images() -> dict[str, np.ndarray]:
     return {name: load_image(Path(str(folder / file))) for name, file in SAMPLE_IMAGE_FILES.items()}
 
 
-def load_benchmark(name: str, root: str | Path, scale: int = 4) -> list[ImagePair]:
+def benchmark_status(name: str, root: str | Path, scale: int = 4) -> tuple[list[str], list[str]]:
+    """Which files of the benchmark `<root>/<name>/` are there: (file names present in
+    both `HR/` and `LR_bicubic_x<scale>/`, missing files as "HR/img_003.png"). The expected
+    files are the registry's for the sets `srgan data download` knows (at x4), else every
+    image name found in either folder."""
+    from srgan_lib.downloads import REMOTES
+
+    folder = Path(root) / name
+    hr_dir, lr_dir = folder / "HR", folder / f"LR_bicubic_x{scale}"
+    hr = {p.name for p in list_images(hr_dir)} if hr_dir.is_dir() else set()
+    lr = {p.name for p in list_images(lr_dir)} if lr_dir.is_dir() else set()
+    if name in REMOTES and scale == 4:
+        expected = sorted(Path(f.filename).name for f in REMOTES[name].files if "HR/" in f.filename)
+    else:
+        expected = sorted(hr | lr)
+    missing = [f"HR/{n}" for n in expected if n not in hr]
+    missing += [f"{lr_dir.name}/{n}" for n in expected if n not in lr]
+    return [n for n in expected if n in hr and n in lr], sorted(missing)
+
+
+def load_benchmark(
+    name: str, root: str | Path, scale: int = 4, partial: bool = False
+) -> list[ImagePair]:
     """A benchmark set laid out as `<root>/<name>/HR/*.png` and
-    `<root>/<name>/LR_bicubic_x<scale>/*.png` (matching file names), as pairs."""
+    `<root>/<name>/LR_bicubic_x<scale>/*.png` (matching file names), as pairs.
+    Raises IncompleteSetError naming the missing files when the set is incomplete (unless
+    `partial`: then the complete pairs present) or holds no pair at all."""
     folder = Path(root) / name
     hr_dir, lr_dir = folder / "HR", folder / f"LR_bicubic_x{scale}"
     if not hr_dir.is_dir() or not lr_dir.is_dir():
@@ -234,17 +283,23 @@ def load_benchmark(name: str, root: str | Path, scale: int = 4) -> list[ImagePai
             f"No benchmark {name} at {folder} (expected {hr_dir.name}/ and {lr_dir.name}/). "
             f"Download it with `srgan data download {name}` or pass the folder that holds it."
         )
+    present, missing = benchmark_status(name, root, scale)
+    if not present or (missing and not partial):
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        raise IncompleteSetError(
+            f"The benchmark {name} at {folder} "
+            + (f"is incomplete: missing {shown}. " if missing else "holds no images. ")
+            + f"Run `srgan data download {name}` to complete it"
+            + (", or score the images present with --partial (partial=True)." if present else ".")
+        )
     pairs = []
-    for hr_path in list_images(hr_dir):
-        lr_path = lr_dir / hr_path.name
-        if not lr_path.is_file():
-            raise FileNotFoundError(f"{hr_path} has no LR counterpart {lr_path}.")
-        hr, lr = load_image(hr_path), load_image(lr_path)
+    for file_name in present:
+        hr, lr = load_image(hr_dir / file_name), load_image(lr_dir / file_name)
         if hr.shape[0] != lr.shape[0] * scale or hr.shape[1] != lr.shape[1] * scale:
-            raise ValueError(
-                f"{hr_path.name}: HR {hr.shape[:2]} is not {scale}x LR {lr.shape[:2]}."
-            )
-        pairs.append(ImagePair(hr_path.stem, hr, lr))
+            raise ValueError(f"{file_name}: HR {hr.shape[:2]} is not {scale}x LR {lr.shape[:2]}.")
+        pairs.append(ImagePair(Path(file_name).stem, hr, lr))
     return pairs
 
 
@@ -276,7 +331,9 @@ def load_training_pairs(
 ) -> list[ImagePair]:
     """Training pairs from "sample" (the bundled photographs), "div2k" (the downloaded
     DIV2K training set, under `$SRGAN_DATA_DIR` or `data/`), or any folder of HR images
-    (LR computed once per image with `bicubic_downscale`); `limit` keeps the first N."""
+    (LR computed once per image with `bicubic_downscale`); `limit` keeps the first N.
+    Raises validation.ParameterError naming `data` and its allowed values for anything else."""
+    validation.check_data_source("data", str(source))
     if str(source) == "sample":
         return make_pairs(dict(list(sample_images().items())[:limit]), scale)
     if str(source).lower() == "div2k":
@@ -353,6 +410,9 @@ class CropDataset(keras.utils.PyDataset):
         super().__init__(**kwargs)
         if not pairs:
             raise ValueError("CropDataset needs at least one image pair.")
+        validation.check_int("batch_size", batch_size, minimum=1)
+        validation.check_int("hr_size", hr_size, minimum=pairs[0].scale)
+        validation.check_int("steps_per_epoch", steps_per_epoch, minimum=1)
         for pair in pairs:
             if hr_size % pair.scale:
                 raise ValueError(f"hr_size {hr_size} is not a multiple of scale {pair.scale}.")

@@ -21,11 +21,13 @@ import http.client
 import json
 import os
 import shutil
+import stat
 import tarfile
 import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -44,6 +46,7 @@ __all__ = [
     "download_file",
     "extract_archive",
     "find_benchmarks",
+    "size_cap",
 ]
 
 _CHUNK = 1 << 20
@@ -72,15 +75,30 @@ class Remote:
     files: tuple[RemoteFile, ...]
 
 
-def data_dir(path: str | Path | None = None) -> Path:
-    """Returns the cache root, created if missing.
+def data_dir(path: str | Path | None = None, create: bool = True) -> Path:
+    """Returns the cache root, created if missing (unless `create` is False).
 
     The root is `path` when given, else `$SRGAN_DATA_DIR`, else `data/` in the current
     working directory.
+
+    Raises:
+        DownloadError: the root cannot be created (a file of that name, no permission).
     """
     root = path or os.environ.get("SRGAN_DATA_DIR") or Path.cwd() / "data"
     root = Path(root).expanduser()
-    root.mkdir(parents=True, exist_ok=True)
+    if root.exists() and not root.is_dir():
+        raise DownloadError(
+            f"The data folder {root} is a file, not a folder: set SRGAN_DATA_DIR (or pass "
+            "--root) to a folder."
+        )
+    if create:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise DownloadError(
+                f"Cannot create the data folder {root} ({err.strerror or err}): set "
+                "SRGAN_DATA_DIR (or pass --root) to a folder you can write to."
+            ) from err
     return root
 
 
@@ -253,64 +271,220 @@ def download_file(
 # ---------------------------------------------------------------------------------------
 
 
-def _inside(root: Path, relative: str) -> bool:
-    return (root / relative).resolve().is_relative_to(root)
+_MARGIN = 64 << 20
+_MAX_LINK_DEPTH = 40
 
 
-def _unsafe_members(archive: Path, root: Path) -> list[str]:
-    """Names the members of `archive` that would land outside `root` once extracted."""
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            return [name for name in zf.namelist() if not _inside(root, name)]
-    with tarfile.open(archive) as tf:
-        bad = []
-        for member in tf.getmembers():
-            if member.issym():  # A symlink's target is relative to its own folder.
-                link = os.path.join(os.path.dirname(member.name), member.linkname)
-            else:  # A hard link's target is relative to the archive's root.
-                link = member.linkname if member.islnk() else member.name
-            special = not (member.isfile() or member.isdir() or member.issym() or member.islnk())
-            if special or not _inside(root, member.name) or not _inside(root, link):
-                bad.append(member.name)
-        return bad
+def size_cap(archive_size: int) -> int:
+    """The most bytes an archive of `archive_size` bytes may unpack to: twice its size plus
+    64 MiB. The course's archives hold PNG images, which hardly compress, so a legitimate
+    archive stays far below; a decompression bomb (GBs declared in MBs) does not."""
+    return 2 * archive_size + _MARGIN
 
 
-def extract_archive(archive: Path, target: Path) -> Path:
+@dataclass
+class _Member:
+    """One archive member, reduced to what extraction needs."""
+
+    name: str
+    kind: str  # "file", "dir", "symlink", "hardlink"
+    size: int = 0
+    link: str = ""
+    source: object = None  # the zipfile.ZipInfo or tarfile.TarInfo
+
+
+def _refuse(archive: Path, member: str, why: str) -> DownloadError:
+    return DownloadError(
+        f"Refusing to extract {archive}: member {member!r} {why}. Nothing was extracted; "
+        "the archive is not trustworthy (delete it and download it again)."
+    )
+
+
+def _zip_members(archive: Path, zf: zipfile.ZipFile) -> list[_Member]:
+    members = []
+    for info in zf.infolist():
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise _refuse(archive, info.filename, "is a symbolic link (links in zip are refused)")
+        if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise _refuse(archive, info.filename, "is a device or other special file")
+        kind = "dir" if info.is_dir() else "file"
+        members.append(_Member(info.filename, kind, info.file_size, source=info))
+    return members
+
+
+def _tar_members(archive: Path, tf: tarfile.TarFile) -> list[_Member]:
+    members = []
+    for info in tf.getmembers():
+        if info.isreg():
+            members.append(_Member(info.name, "file", info.size, source=info))
+        elif info.isdir():
+            members.append(_Member(info.name, "dir", source=info))
+        elif info.issym():
+            members.append(_Member(info.name, "symlink", link=info.linkname, source=info))
+        elif info.islnk():
+            members.append(_Member(info.name, "hardlink", link=info.linkname, source=info))
+        else:
+            what = {
+                tarfile.CHRTYPE: "a character device",
+                tarfile.BLKTYPE: "a block device",
+                tarfile.FIFOTYPE: "a named pipe (FIFO)",
+            }.get(info.type, f"a special file (tar type {info.type!r})")
+            raise _refuse(archive, info.name, f"is {what}: only files, folders and links")
+    return members
+
+
+def _resolve(name: str, links: dict[str, str], follow_last: bool, depth: int = 0) -> list[str]:
+    """The final path of `name` inside the target, as components, following the archive's
+    own symlinks (`links`: resolved member path -> link text) as the OS would.
+    Raises ValueError if the path leaves the target or links loop."""
+    if depth > _MAX_LINK_DEPTH:
+        raise ValueError("has a loop of symbolic links")
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        raise ValueError("has an absolute path")
+    parts: list[str] = []
+    components = [c for c in name.replace("\\", "/").split("/") if c not in ("", ".")]
+    for i, component in enumerate(components):
+        if component == "..":
+            if not parts:
+                raise ValueError("would be written outside the target folder")
+            parts.pop()
+            continue
+        parts.append(component)
+        key = "/".join(parts)
+        if key in links and (follow_last or i < len(components) - 1):
+            text = links[key]
+            if text.startswith("/"):
+                raise ValueError("is reached through a link to an absolute path")
+            parts = _resolve("/".join([*parts[:-1], text]), links, True, depth + 1)
+    return parts
+
+
+def _plan(archive: Path, members: list[_Member]) -> list[tuple[_Member, list[str], list[str]]]:
+    """Each member with its resolved path (and, for links, its resolved target), every one
+    checked to stay inside the target. Raises DownloadError naming the first bad member."""
+    links: dict[str, str] = {}
+    plan = []
+    for member in members:
+        try:
+            parts = _resolve(member.name, links, follow_last=False)
+            target: list[str] = []
+            if member.kind == "symlink":
+                if member.link.startswith("/"):
+                    raise ValueError("is a link to an absolute path")
+                target = _resolve("/".join([*parts[:-1], member.link]), links, True)
+            elif member.kind == "hardlink":
+                target = _resolve(member.link, links, True)
+        except ValueError as err:
+            raise _refuse(archive, member.name, str(err)) from None
+        if not parts and member.kind != "dir":
+            raise _refuse(archive, member.name, "has no file name")
+        if member.kind == "symlink":
+            links["/".join(parts)] = member.link
+        plan.append((member, parts, target))
+    return plan
+
+
+def _copy_capped(source, dest: Path, budget: list[int], archive: Path, name: str) -> None:
+    """Copy a member's stream to a new file, counting bytes against budget[0]."""
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    with os.fdopen(fd, "wb") as out:
+        while chunk := source.read(_CHUNK):
+            budget[0] -= len(chunk)
+            if budget[0] < 0:
+                raise _refuse(archive, name, "unpacks to more bytes than the archive allows")
+            out.write(chunk)
+
+
+def _unpack(archive: Path, root: Path, max_bytes: int) -> None:
+    """Write the archive's members under `root` (an empty folder), links last."""
+    is_zip = zipfile.is_zipfile(archive)
+    with zipfile.ZipFile(archive) if is_zip else tarfile.open(archive) as handle:
+        members = _zip_members(archive, handle) if is_zip else _tar_members(archive, handle)
+        declared = sum(m.size for m in members)
+        if declared > max_bytes:
+            raise _refuse(
+                archive,
+                max(members, key=lambda m: m.size).name,
+                f"is part of {declared:,} declared bytes, more than the {max_bytes:,} this "
+                "archive may unpack to (a decompression bomb?)",
+            )
+        free = shutil.disk_usage(root).free
+        if declared > free:
+            raise DownloadError(
+                f"The disk is full: extracting {archive} needs {declared:,} bytes and "
+                f"{root.parent} has {free:,} free. Free space there, or set SRGAN_DATA_DIR "
+                "to a folder on a larger disk, then run the same command again."
+            )
+        budget = [max_bytes]
+        plan = _plan(archive, members)
+        for member, parts, target in plan:
+            dest = root.joinpath(*parts)
+            if member.kind == "dir":
+                dest.mkdir(parents=True, exist_ok=True)
+            elif member.kind == "file":
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                opened = handle.open(member.source) if is_zip else handle.extractfile(member.source)
+                with opened as source:
+                    _copy_capped(source, dest, budget, archive, member.name)
+            elif member.kind == "hardlink":
+                original = root.joinpath(*target)
+                if not original.is_file() or original.is_symlink():
+                    raise _refuse(archive, member.name, "is a hard link to no earlier file")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(original, dest)
+        for member, parts, target in plan:
+            if member.kind == "symlink":
+                dest = root.joinpath(*parts)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                relative = os.path.relpath(root.joinpath(*target), dest.parent)
+                os.symlink(relative, dest)
+
+
+def extract_archive(archive: Path, target: Path, max_bytes: int | None = None) -> Path:
     """Extracts a zip or tar(.gz) archive into the folder `target` and returns `target`.
 
-    Every member is checked before anything is written; the archive is unpacked into a
-    temporary folder beside `target`, whose top-level entries are then renamed into
-    `target` (replacing entries of the same name), so an interrupted extraction leaves no
-    half-written folder behind.
+    Safe by construction on every Python this project allows (it does not rely on
+    tarfile's extraction filters): every member's final path is resolved, following the
+    archive's own symbolic links, and must stay inside `target`; links in zip archives,
+    devices and other special files are refused; the total size declared by the members
+    must stay under `max_bytes` (default `size_cap(archive size)`), and so must the bytes
+    actually written; the free disk space is checked first. Regular files and folders are
+    written by this function itself, links last (as relative links inside `target`). The
+    archive is unpacked into a temporary folder beside `target`, whose top-level entries
+    are then renamed into `target` (replacing entries of the same name), so an interrupted
+    or refused extraction leaves nothing behind. Folders get the usual permissions
+    (0o777 minus the umask).
 
     Raises:
-        DownloadError: the file is not a zip or tar archive, or a member would land
-            outside `target` (absolute path, `..`, or a link pointing outside).
+        DownloadError: one line saying why: not an archive, a damaged archive, a member
+            that would land outside `target` (absolute path, `..`, a link chain), a link
+            in a zip, a device, too many bytes, or a full disk.
     """
     archive, target = Path(archive), Path(target)
     if not (zipfile.is_zipfile(archive) or tarfile.is_tarfile(archive)):
         raise DownloadError(
             f"{archive} is not a zip or tar archive. Delete it and run the command again."
         )
+    max_bytes = size_cap(archive.stat().st_size) if max_bytes is None else max_bytes
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-extract-", dir=target.parent))
     try:
-        root = tmp.resolve()
-        bad = _unsafe_members(archive, root)
-        if bad:
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0o700; the data folder should not be
+        try:
+            _unpack(archive, tmp.resolve(), max_bytes)
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as err:
             raise DownloadError(
-                f"Refusing to extract {archive}: member {bad[0]!r} would be written outside "
-                f"{target}. Nothing was extracted; the archive is not trustworthy."
-            )
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                zf.extractall(tmp)
-        else:
-            with tarfile.open(archive) as tf:
-                if hasattr(tarfile, "data_filter"):  # Python >= 3.12 and recent patches.
-                    tf.extractall(tmp, filter="data")
-                else:
-                    tf.extractall(tmp)  # Members were checked above.
+                f"{archive} is damaged ({err}). Delete it and run the command again."
+            ) from err
+        except OSError as err:
+            if err.errno == errno.ENOSPC:
+                raise _disk_full(None, target.parent) from err
+            raise DownloadError(
+                f"Cannot extract {archive} into {target} ({err.strerror or err})."
+            ) from err
         if not target.exists():
             os.replace(tmp, target)
             return target
@@ -421,7 +595,14 @@ def download(
     folder = data_dir(root) / name
     if (folder / _COMPLETE).exists():
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        raise DownloadError(
+            f"Cannot write to the data folder {folder} ({err.strerror or err}): set "
+            "SRGAN_DATA_DIR (or pass --root) to a folder you can write to."
+        ) from err
     files = REMOTES[name].files
     for remote in tqdm(files, desc=name, unit="file", disable=not progress or len(files) < 10):
         url = _rebase(remote.url, base_url)
@@ -436,7 +617,8 @@ def download(
         archive = download_file(
             url, dest, sha256=remote.sha256, size=remote.size, progress=progress
         )
-        extract_archive(archive, folder)
+        cap = size_cap(remote.size) if remote.size else None
+        extract_archive(archive, folder, max_bytes=cap)
         extracted.touch()
         archive.unlink()
     (folder / _COMPLETE).touch()

@@ -10,6 +10,7 @@ averages per set; `format_table` puts the paper's figures beside the measured on
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from srgan_lib import data, inference, metrics
+from srgan_lib import data, files, inference, metrics
 
 SETS = ("Set5", "Set14", "BSD100")
 
@@ -44,19 +45,23 @@ PAPER_TABLE2: dict[str, dict[str, tuple[float, float]]] = {
 }
 
 Method = keras.Model | str
-PER_IMAGE_FIELDS = ("set", "method", "image", "psnr", "ssim")
-SUMMARY_FIELDS = ("set", "method", "images", "psnr", "ssim", "paper_psnr", "paper_ssim")
+PER_IMAGE_FIELDS = ("set", "method", "image", "psnr", "ssim", "detail")
+SUMMARY_FIELDS = (
+    "set", "method", "images", "expected", "psnr", "ssim", "detail", "paper_psnr", "paper_ssim"
+)  # fmt: skip
 
 
 @dataclass
 class Results:
     """Scores of an evaluation.
 
-    per_image: one row per (set, method, image): {"set", "method", "image", "psnr", "ssim"}.
+    per_image: one row per (set, method, image):
+    {"set", "method", "image", "psnr", "ssim", "detail"}.
     summary: one row per (set, method) with the means over the set's images and the
-    paper's figures where it has them: {"set", "method", "images", "psnr", "ssim",
-    "paper_psnr", "paper_ssim"} (paper_* None when the paper has no such entry).
-    PSNR in dB, SSIM in [-1, 1].
+    paper's figures where it has them: {"set", "method", "images", "expected", "psnr",
+    "ssim", "detail", "paper_psnr", "paper_ssim"} (paper_* None when the paper has no such
+    entry; images < expected only for a partial set).
+    PSNR in dB, SSIM in [-1, 1], detail: `metrics.detail` (1.0: as much fine detail as HR).
     """
 
     per_image: list[dict] = field(default_factory=list)
@@ -87,6 +92,7 @@ def evaluate(
     scale: int = 4,
     tile: int | None = None,
     overlap: int = 16,
+    partial: bool = False,
 ) -> Results:
     """Score each method on each benchmark set found under `root`, at `scale`.
 
@@ -95,12 +101,17 @@ def evaluate(
     paper's ("bicubic", "SRResNet", "SRGAN") get its figures beside them.
     root: the folder holding `<set>/HR/*.png` and `<set>/LR_bicubic_x<scale>/*.png`.
     tile, overlap: passed to `inference.upscale` (tile None: whole images).
+    partial: score an incomplete set's images present (the table then says "4 of 5
+    (partial)"); by default an incomplete or empty set raises data.IncompleteSetError
+    naming the missing files.
     Returns Results with per-image and per-set Y-channel PSNR (dB) and SSIM, computed
     after removing `scale` pixels from each side. The paper's figures are x4 only.
     """
     results = Results()
     for set_name in sets:
-        pairs = data.load_benchmark(set_name, root, scale=scale)
+        pairs = data.load_benchmark(set_name, root, scale=scale, partial=partial)
+        present, missing = data.benchmark_status(set_name, root, scale)
+        expected = len(present) + len({Path(m).name for m in missing})
         for name, method in methods.items():
             rows = []
             for pair in tqdm(pairs, desc=f"{set_name} {name}", leave=False):
@@ -112,6 +123,7 @@ def evaluate(
                         "image": pair.name,
                         "psnr": metrics.psnr(sr, pair.hr, crop_border=scale),
                         "ssim": metrics.ssim(sr, pair.hr, crop_border=scale),
+                        "detail": metrics.detail(sr, pair.hr, crop_border=scale),
                     }
                 )
             paper_psnr, paper_ssim = paper_figures(set_name, name) if scale == 4 else (None, None)
@@ -121,8 +133,10 @@ def evaluate(
                     "set": set_name,
                     "method": name,
                     "images": len(rows),
+                    "expected": expected,
                     "psnr": float(np.mean([r["psnr"] for r in rows])),
                     "ssim": float(np.mean([r["ssim"] for r in rows])),
+                    "detail": float(np.mean([r["detail"] for r in rows])),
                     "paper_psnr": paper_psnr,
                     "paper_ssim": paper_ssim,
                 }
@@ -136,38 +150,50 @@ def _fmt(value: float | None, digits: int) -> str:
 
 def format_table(results: Results) -> str:
     """The per-set means as a Markdown table, the paper's Table 2 figures beside them:
-    | set | method | images | PSNR (dB) | paper PSNR | SSIM | paper SSIM |."""
+    | set | method | images | PSNR (dB) | paper PSNR | SSIM | paper SSIM | detail |."""
     lines = [
-        "| set | method | images | PSNR (dB) | paper PSNR | SSIM | paper SSIM |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| set | method | images | PSNR (dB) | paper PSNR | SSIM | paper SSIM | detail |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in results.summary:
+        images = row["images"]
+        if images != row.get("expected", images):
+            images = f"{images} of {row['expected']} (partial)"
         lines.append(
-            f"| {row['set']} | {row['method']} | {row['images']} | {_fmt(row['psnr'], 2)} | "
+            f"| {row['set']} | {row['method']} | {images} | {_fmt(row['psnr'], 2)} | "
             f"{_fmt(row['paper_psnr'], 2)} | {_fmt(row['ssim'], 4)} | "
-            f"{_fmt(row['paper_ssim'], 4)} |"
+            f"{_fmt(row['paper_ssim'], 4)} | {_fmt(row['detail'], 2)} |"
         )
     return "\n".join(lines)
 
 
-def _write_csv(rows: list[dict], fields: Sequence[str], path: Path) -> None:
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+def _csv_text(rows: list[dict], fields: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
-def save_results(results: Results, run_dir: str | Path) -> Path:
+def save_results(results: Results, run_dir: str | Path, overwrite: bool = False) -> Path:
     """Write `per_image.csv`, `summary.csv` and `summary.md` (the `format_table` table,
-    with a note on how the figures were measured) into `run_dir`; returns run_dir."""
+    with a note on how the figures were measured) into `run_dir`, each atomically;
+    returns run_dir. Raises files.OutputExistsError before writing anything if one of
+    them exists, unless `overwrite`."""
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _write_csv(results.per_image, PER_IMAGE_FIELDS, run_dir / "per_image.csv")
-    _write_csv(results.summary, SUMMARY_FIELDS, run_dir / "summary.csv")
     note = (
         "x4, PSNR and SSIM on the Y channel (ITU-R BT.601), 4 border pixels removed, mean "
         "over each set's images. Paper: Ledig et al., CVPR 2017, Table 2 (its SSIM used "
-        "another implementation, so compare SSIM only within a column).\n"
+        "another implementation, so compare SSIM only within a column). detail: high-frequency "
+        "energy of SR relative to HR (`metrics.detail`; 1.0 = as much fine detail as HR, "
+        "noise counts too).\n"
     )
-    (run_dir / "summary.md").write_text(format_table(results) + "\n\n" + note)
+    texts = {
+        "per_image.csv": _csv_text(results.per_image, PER_IMAGE_FIELDS),
+        "summary.csv": _csv_text(results.summary, SUMMARY_FIELDS),
+        "summary.md": format_table(results) + "\n\n" + note,
+    }
+    files.check_outputs([run_dir / name for name in texts], overwrite)
+    for name, text in texts.items():
+        files.atomic_write(run_dir / name, lambda tmp, text=text: tmp.write_text(text))
     return run_dir

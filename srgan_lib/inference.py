@@ -26,7 +26,7 @@ import keras
 import numpy as np
 from PIL import Image
 
-from srgan_lib import data
+from srgan_lib import data, files
 from srgan_lib.layers import PixelShuffle
 
 
@@ -184,11 +184,17 @@ def upscale_files(
     out_dir: str | Path,
     tile: int | None = None,
     overlap: int = 16,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Upscale image files into `out_dir` as PNG, each named after its input's stem
     (`photo.jpg` -> `out_dir/photo.png`); grayscale and alpha are kept (see `upscale`).
-    Returns the written paths. Raises data.ImageReadError naming an unreadable input, and
-    ValueError before writing anything if two inputs share a stem."""
+    Each output is written atomically. Returns the written paths.
+
+    Raises, before writing anything: ValueError if two inputs share a stem;
+    IsADirectoryError if an output name is a folder; files.OutputExistsError if an output
+    exists (an input included, e.g. `photo.png` upscaled into its own folder) unless
+    `overwrite`. data.ImageReadError names an unreadable input.
+    """
     paths = [Path(p) for p in paths]
     stems = [p.stem for p in paths]
     if len(set(stems)) < len(stems):
@@ -198,8 +204,10 @@ def upscale_files(
             "each other. Rename them or upscale them into different folders."
         )
     out_dir = Path(out_dir)
+    targets = [out_dir / f"{path.stem}.png" for path in paths]
+    files.check_outputs(targets, overwrite, inputs=paths)
     written = []
-    for path in paths:
+    for path, target in zip(paths, targets, strict=True):
         sr = upscale(generator, read_image(path), tile=tile, overlap=overlap)
-        written.append(data.save_image(sr, out_dir / f"{path.stem}.png"))
+        written.append(data.save_image(sr, target))
     return written

@@ -5,7 +5,9 @@ Lesson 02 assembles the generator, lesson 03 the discriminator. Defaults are the
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import math
 import re
 import zipfile
@@ -15,6 +17,7 @@ import h5py
 import keras
 from keras import layers
 
+from srgan_lib import validation
 from srgan_lib.layers import prelu, residual_block, upsample_block
 
 SCALES = (2, 4, 8)
@@ -33,8 +36,10 @@ def build_generator(
     The tanh is our addition (the paper's Fig. 4 ends with the convolution): it keeps SR
     in the range of the HR targets.
     """
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES} (powers of two), got {scale}.")
+    validation.check_choice("scale", scale, SCALES)
+    validation.check_int("num_blocks", num_blocks, minimum=1)
+    validation.check_int("filters", filters, minimum=1)
+    validation.check_number("bn_momentum", bn_momentum, 0.0, 1.0)
     lr = keras.Input(shape=(None, None, 3), name="lr")
     x = layers.Conv2D(filters, 9, padding="same", name="head_conv")(lr)
     x = head = prelu(name="head_prelu")(x)
@@ -111,7 +116,7 @@ def describe_generator_weights(path: str | Path) -> dict[str, int]:
                 return _describe_h5(h5py.File(io.BytesIO(raw.read()), "r"), path)
         with h5py.File(path, "r") as weights:
             return _describe_h5(weights, path)
-    except (OSError, KeyError, zipfile.BadZipFile) as err:
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as err:
         raise WeightsMismatchError(
             f"{path} is not a Keras weights file ({err}). Pass a `.weights.h5` or `.keras` "
             "file saved from a generator of srgan_lib."
@@ -158,23 +163,73 @@ def load_generator(
             + " ".join(f"--{k.replace('_', '-')} {found[k]}" for k in wrong)
             + " or use weights of the architecture you asked for."
         )
-    if Path(path).suffix == ".keras":
-        return keras.saving.load_model(path, safe_mode=True)
-    generator = build_generator(**found)
-    generator.load_weights(path)
+    try:
+        if Path(path).suffix == ".keras":
+            return keras.saving.load_model(path, safe_mode=True)
+        generator = build_generator(**found)
+        generator.load_weights(path)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
+        if "safe_mode" in str(err):
+            raise WeightsMismatchError(
+                f"{path} holds code (a Lambda layer or a custom function) that safe mode "
+                "refuses to run: a generator of srgan_lib needs none. Use its .weights.h5 "
+                "file, or a .keras file saved by srgan_lib from a source you trust."
+            ) from err
+        raise WeightsMismatchError(
+            f"Cannot load the weights in {path}: the file is damaged (cut or overwritten) or "
+            "was not saved from a generator of srgan_lib. Export it again or use another copy."
+        ) from err
     return generator
 
 
-PRETRAINED_SRRESNET = Path(__file__).parent / "pretrained" / "srresnet_x4_b16_sunhays80.weights.h5"
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+
+
+class PretrainedIntegrityError(ValueError):
+    """A shipped weights file does not match the sha256 in its model card."""
+
+
+def pretrained_names() -> list[str]:
+    """The models shipped with the library ("srresnet", "srgan"): those with a card."""
+    return sorted(path.stem for path in PRETRAINED_DIR.glob("*.json"))
+
+
+def pretrained_card(name: str) -> dict:
+    """The model card of a shipped model (`recipe.write_cards` wrote it): variant, training
+    settings, hardware, command, the evaluation table and the weights' sha256."""
+    path = PRETRAINED_DIR / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(
+            f"No shipped model {name!r}: choose one of {', '.join(pretrained_names())}."
+        )
+    return json.loads(path.read_text())
+
+
+def pretrained_path(name: str) -> Path:
+    """The weights file of a shipped model, after checking its sha256 against the card
+    (PretrainedIntegrityError when it differs or the file is missing)."""
+    card = pretrained_card(name)
+    path = PRETRAINED_DIR / card["weights"]["file"]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+    if digest != card["weights"]["sha256"]:
+        raise PretrainedIntegrityError(
+            f"{path} does not match its model card (sha256 {digest[:12]}..., expected "
+            f"{card['weights']['sha256'][:12]}...): the file is damaged or was replaced. "
+            "Reinstall srgan-course (pip install --force-reinstall srgan-course)."
+        )
+    return path
+
+
+def pretrained(name: str = "srresnet") -> keras.Model:
+    """A generator trained by the course's own recipe and shipped with the library:
+    "srresnet" (pixel MSE) or "srgan" (SRResNet fine-tuned adversarially; see its card's
+    `variant`). x4, 16 blocks; LR (B, h, w, 3) in [0, 1] -> SR (B, 4h, 4w, 3) in [-1, 1].
+    The file's sha256 is checked against the card first (PretrainedIntegrityError).
+    How each was trained and how it scores: `pretrained_card(name)`, `srgan models list`.
+    """
+    return load_generator(pretrained_path(name))
 
 
 def pretrained_srresnet() -> keras.Model:
-    """A small-budget SRResNet bundled with the library, so pictures can show a trained
-    model without a GPU: the paper's x4 generator (16 blocks), trained with pixel MSE for
-    6,000 steps (batch 16, 96x96 HR crops, Adam 1e-4, mixed_bfloat16) on the 80 Sun-Hays
-    photographs, in 2 minutes on one H200 (`srgan train --stage srresnet --preset paper
-    --precision mixed_bfloat16 --epochs 12 --steps-per-epoch 500`; its loss curve lies
-    beside the file). Set5: 28.62 dB / 0.8273 SSIM against bicubic's 28.43 / 0.8111: far
-    from the paper's 32.05 dB after 10^6 steps on ImageNet.
-    """
-    return load_generator(PRETRAINED_SRRESNET)
+    """The shipped SRResNet: `pretrained("srresnet")`."""
+    return pretrained("srresnet")

@@ -168,3 +168,40 @@ def show_history(
         ax.legend()
     fig.tight_layout()
     return fig
+
+
+def zoomed_crops(
+    rows: Mapping[str, Mapping[str, np.ndarray]],
+    boxes: Mapping[str, Box],
+    panel_size: float = 2.6,
+) -> Figure:
+    """Enlarged crops side by side, to compare fine texture (the paper's Fig. 6 style).
+
+    rows: {row title: {method: uint8 (H, W, 3) image}}, the same methods in each row, the
+    images of a row all of one size (e.g. bicubic, SRResNet, SRGAN, original).
+    boxes: {row title: (top, left, size)}, the square shown, in pixels of that row.
+    Each panel shows its crop with nearest-neighbour enlargement, titled with the method
+    and, against the row's last image, the crop's PSNR (dB, Y channel, no border removed).
+    """
+    methods = list(next(iter(rows.values())))
+    fig, axes = plt.subplots(
+        len(rows),
+        len(methods),
+        figsize=(panel_size * len(methods), (panel_size + 0.5) * len(rows)),
+        squeeze=False,
+    )
+    for ax_row, (title, images) in zip(axes, rows.items(), strict=True):
+        top, left, size = boxes[title]
+        crops = {m: images[m][top : top + size, left : left + size] for m in methods}
+        reference = crops[methods[-1]]
+        for ax, method in zip(ax_row, methods, strict=True):
+            ax.imshow(crops[method], interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            label = method
+            if method != methods[-1]:
+                label += f"\n{metrics.psnr(crops[method], reference, crop_border=0):.1f} dB"
+            ax.set_title(label, fontsize=9)
+        ax_row[0].set_ylabel(title, fontsize=10)
+    fig.tight_layout(h_pad=1.0)
+    return fig

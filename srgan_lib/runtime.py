@@ -4,6 +4,7 @@ and which device are in use."""
 from __future__ import annotations
 
 import os
+import sys
 
 import keras
 
@@ -14,7 +15,8 @@ def set_seed(seed: int = 0) -> None:
 
 
 def describe_runtime() -> str:
-    """One line such as "Keras 3.15.1, backend tensorflow, device: CPU (no GPU found)"."""
+    """One line such as "Keras 3.15.1, backend tensorflow, device: CPU (no GPU found: ...)".
+    On Colab without a GPU it also says how to get one."""
     backend = keras.backend.backend()
     devices: list[str] = []
     if backend == "tensorflow":
@@ -24,13 +26,15 @@ def describe_runtime() -> str:
     elif backend == "jax":
         import jax
 
-        devices = [str(d) for d in jax.devices() if d.platform != "cpu"]
+        devices = [d.device_kind for d in jax.devices() if d.platform != "cpu"]
     elif backend == "torch":
         import torch
 
         if torch.cuda.is_available():
             devices = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    device = ", ".join(devices) if devices else "CPU (no GPU found: expect slow training)"
+    device = ", ".join(devices) if devices else "CPU (no GPU found)"
+    if not devices and "google.colab" in sys.modules:
+        device += "; for a GPU choose Runtime > Change runtime type > T4 GPU, then rerun"
     return f"Keras {keras.__version__}, backend {backend}, device: {device}"
 
 

@@ -26,7 +26,7 @@ import math
 import os
 import random
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -34,7 +34,8 @@ import numpy as np
 from keras import ops
 from PIL import Image
 
-from srgan_lib import data, losses, models, runtime
+from srgan_lib import checkpoint_file, data, losses, models, runlock, runtime, validation
+from srgan_lib.files import atomic_write
 
 STAGES = ("srresnet", "srgan")
 CONTENT_LOSSES = ("vgg54", "vgg22", "mse")
@@ -137,6 +138,7 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raise ValueError naming the first impossible setting; return self."""
+        validation.check_train_config(self)
         choices = {"stage": STAGES, "content_loss": CONTENT_LOSSES, "precision": PRECISIONS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -626,32 +628,6 @@ def init_generator_from(generator: keras.Model, source: str | Path, config: Trai
 # ---------------------------------------------------------------- checkpoints
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
-    """Write a file so that `path` is always either the old or the complete new file.
-
-    write(tmp) writes to a temporary name in the same folder (ending like `path`, so
-    suffix-sensitive writers work); it is then fsynced and renamed over `path`.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    with contextlib.suppress(OSError):  # not every file system can fsync a folder
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
-    return path
-
-
 def save_checkpoint(model: keras.Model, path: str | Path, config: TrainConfig, epoch: int):
     """Write every variable training needs to resume after `epoch` completed epochs:
     G's (and D's) weights and BN statistics, the optimizer(s) variables (iterations
@@ -672,13 +648,9 @@ def save_checkpoint(model: keras.Model, path: str | Path, config: TrainConfig, e
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict, list[np.ndarray], list[np.ndarray]]:
-    """(metadata, model weights, optimizer variables) of a checkpoint file."""
-    with np.load(path) as archive:
-        names = sorted(archive.files)
-        meta = json.loads(str(archive["meta"]))
-        weights = [archive[n] for n in names if n.startswith("weight_")]
-        optimizer = [archive[n] for n in names if n.startswith("optimizer_")]
-    return meta, weights, optimizer
+    """(metadata, model weights, optimizer variables) of a checkpoint file; a damaged
+    file raises checkpoint_file.DamagedCheckpointError."""
+    return checkpoint_file.read(path)
 
 
 def _check_architecture(saved: TrainConfig, wanted: TrainConfig, run_dir: Path) -> None:
@@ -786,7 +758,7 @@ class _RunRecorder(keras.callbacks.Callback):
         history = self.run_dir / "history.csv"
         new_file = not history.is_file()
         with open(history, "a", newline="") as handle:
-            writer = csv.writer(handle)
+            writer = csv.writer(handle, lineterminator="\n")
             if new_file:
                 writer.writerow(["epoch", *self.columns])
             writer.writerow([done, *(f"{float(logs[c]):.6g}" for c in self.columns)])
@@ -834,6 +806,22 @@ def export_generator(generator: keras.Model, config: TrainConfig, run_dir: str |
 
 
 def train(
+    config: TrainConfig | None,
+    run_dir: str | Path,
+    resume: bool = False,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int | str = 2,
+) -> keras.Model:
+    """`_train_locked` holding `run_dir`'s lock (runlock.hold): a second train or resume of
+    the same run while this one is alive raises runlock.RunLockedError. The config is
+    validated first, so a bad value leaves no folder behind."""
+    if config is not None:
+        config.validate()
+    with runlock.hold(run_dir):
+        return _train_locked(config, run_dir, resume, callbacks, verbose)
+
+
+def _train_locked(
     config: TrainConfig | None,
     run_dir: str | Path,
     resume: bool = False,

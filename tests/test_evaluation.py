@@ -91,7 +91,9 @@ def test_paper_table_lookup_ignores_case():
 
 def test_save_results_writes_three_files(tmp_path):
     results = evaluation.Results(
-        per_image=[{"set": "Set5", "method": "m", "image": "a", "psnr": 30.0, "ssim": 0.9}],
+        per_image=[
+            {"set": "Set5", "method": "m", "image": "a", "psnr": 30.0, "ssim": 0.9, "detail": 0.5}
+        ],
         summary=[
             {
                 "set": "Set5",
@@ -99,6 +101,7 @@ def test_save_results_writes_three_files(tmp_path):
                 "images": 1,
                 "psnr": 30.0,
                 "ssim": 0.9,
+                "detail": 0.5,
                 "paper_psnr": None,
                 "paper_ssim": None,
             }
@@ -106,7 +109,10 @@ def test_save_results_writes_three_files(tmp_path):
     )
     evaluation.save_results(results, tmp_path / "run")
     assert _summary(tmp_path / "run")[("Set5", "m")]["psnr"] == "30.0"
-    assert "| Set5 | m | 1 | 30.00 | – | 0.9000 | – |" in (tmp_path / "run/summary.md").read_text()
+    assert (
+        "| Set5 | m | 1 | 30.00 | – | 0.9000 | – | 0.50 |"
+        in (tmp_path / "run/summary.md").read_text()
+    )
 
 
 # ------------------------------------------------------------------------- upscale
@@ -293,9 +299,9 @@ def test_before_after_widget_in_a_live_kernel(trio, monkeypatch):
     ipywidgets = pytest.importorskip("ipywidgets")
     images, hr = trio
     monkeypatch.setattr(widgets, "in_live_kernel", lambda: True)
-    box = widgets.before_after(images["bicubic"], hr)
+    box = widgets.before_after(images["bicubic"], hr, interactive=True)
     assert isinstance(box, ipywidgets.VBox)
-    view, slider = box.children
+    view, (_, slider, _) = box.children[0], box.children[1].children
     first = view.value
     slider.value = 0.9
     assert view.value != first
@@ -304,11 +310,17 @@ def test_before_after_widget_in_a_live_kernel(trio, monkeypatch):
 
 
 @pytest.mark.backend
-def test_cli_upscale_with_the_bundled_generator(tmp_path):
+@pytest.mark.parametrize("name", ["srgan", "bundled"])
+def test_cli_upscale_with_a_shipped_generator(tmp_path, name):
+    from srgan_lib import inference, models
+
     rng = np.random.default_rng(1)
     source = tmp_path / "photo.png"
-    Image.fromarray(rng.integers(0, 256, (13, 17, 3), dtype=np.uint8)).save(source)
-    code = cli.main(["upscale", str(source), "-o", str(tmp_path / "out"), "--weights", "bundled",
+    pixels = rng.integers(0, 256, (13, 17, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(source)
+    code = cli.main(["upscale", str(source), "-o", str(tmp_path / "out"), "--weights", name,
                      "--num-blocks", "16"])  # fmt: skip
     assert code == 0
-    assert Image.open(tmp_path / "out" / "photo.png").size == (68, 52)
+    written = np.asarray(Image.open(tmp_path / "out" / "photo.png"))
+    shipped = models.pretrained({"bundled": "srresnet"}.get(name, name))
+    np.testing.assert_array_equal(written, inference.upscale(shipped, pixels))

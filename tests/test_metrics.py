@@ -70,3 +70,16 @@ def test_bicubic_reference_psnr_on_benchmarks(name, reference, benchmarks_dir):
     pairs = data.load_benchmark(name, benchmarks_dir)
     scores = [metrics.psnr(data.bicubic_upscale(pair.lr), pair.hr) for pair in pairs]
     assert np.mean(scores) == pytest.approx(reference, abs=0.01)
+
+
+def test_detail_is_one_for_the_original_below_for_blur_above_for_noise():
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(0)
+    hr = gaussian_filter(rng.uniform(0, 255, (64, 64)), 1.0).astype(np.uint8)
+    blurred = gaussian_filter(hr.astype(float), 1.5).round().astype(np.uint8)
+    noisy = np.clip(hr + rng.normal(0, 20, hr.shape), 0, 255).astype(np.uint8)
+    assert metrics.detail(hr, hr) == 1.0
+    assert metrics.detail(blurred, hr) < 0.5 < 1.5 < metrics.detail(noisy, hr)
+    with pytest.raises(ValueError, match="no high-frequency content"):
+        metrics.detail(hr, np.full_like(hr, 7))

@@ -117,13 +117,41 @@ def test_outputs_stay_float32_under_mixed_precision():
     assert keras.backend.standardize_dtype(prob.dtype) == "float32"
 
 
-def test_bundled_srresnet_beats_bicubic_on_set5(benchmarks_dir):
+def test_shipped_models_match_their_cards_on_set5(benchmarks_dir):
+    """The shipped generators score what their cards say, SRGAN between bicubic and
+    SRResNet in PSNR and above SRResNet in fine detail (the paper's trade-off)."""
     from srgan_lib import data, inference, metrics
 
-    generator = models.pretrained_srresnet()
-    assert models.count_trainable(generator) == 1_550_659
     pairs = data.load_benchmark("Set5", benchmarks_dir)
-    ours = np.mean([metrics.psnr(inference.upscale(generator, p.lr), p.hr) for p in pairs])
-    bicubic = np.mean([metrics.psnr(data.bicubic_upscale(p.lr), p.hr) for p in pairs])
-    assert ours == pytest.approx(28.62, abs=0.05)
-    assert ours > bicubic + 0.1
+    scores = {"bicubic": [(data.bicubic_upscale(p.lr), p.hr) for p in pairs]}
+    for name in ("srresnet", "srgan"):
+        generator = models.pretrained(name)
+        assert models.count_trainable(generator) == 1_550_659
+        scores[name] = [(inference.upscale(generator, p.lr), p.hr) for p in pairs]
+    psnr = {k: np.mean([metrics.psnr(sr, hr) for sr, hr in v]) for k, v in scores.items()}
+    detail = {k: np.mean([metrics.detail(sr, hr) for sr, hr in v]) for k, v in scores.items()}
+    for name in ("srresnet", "srgan"):
+        card = {r["method"]: r for r in models.pretrained_card(name)["evaluation"]["rows"]
+                if r["set"] == "Set5"}  # fmt: skip
+        assert psnr[name] == pytest.approx(card[name.replace("srresnet", "SRResNet").replace(
+            "srgan", "SRGAN")]["psnr"], abs=0.02)  # fmt: skip
+    assert psnr["bicubic"] + 1.0 < psnr["srresnet"]
+    assert psnr["bicubic"] < psnr["srgan"] < psnr["srresnet"]
+    assert detail["bicubic"] < detail["srresnet"] < detail["srgan"]
+
+
+def test_pretrained_checks_the_weights_against_the_card(tmp_path, monkeypatch):
+    import shutil
+
+    for path in models.PRETRAINED_DIR.glob("srgan.*"):
+        shutil.copyfile(path, tmp_path / path.name)
+    monkeypatch.setattr(models, "PRETRAINED_DIR", tmp_path)
+    assert models.pretrained_names() == ["srgan"]
+    assert models.pretrained_path("srgan") == tmp_path / "srgan.weights.h5"
+    raw = bytearray((tmp_path / "srgan.weights.h5").read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    (tmp_path / "srgan.weights.h5").write_bytes(bytes(raw))
+    with pytest.raises(models.PretrainedIntegrityError, match="does not match its model card"):
+        models.pretrained("srgan")
+    with pytest.raises(ValueError, match="No shipped model 'srresnet'.*choose one of srgan"):
+        models.pretrained("srresnet")

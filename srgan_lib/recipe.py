@@ -1,0 +1,526 @@
+"""The recipe behind the shipped models: SRResNet, then SRGAN initialised from it, each
+trained for a share of one wall-clock budget, then evaluated and described by a model card.
+
+`srgan models train --out DIR --budget-minutes 7` runs `train_models`, then `write_cards`:
+1. SRResNet (paper Sec. 3.2, pixel MSE only), Adam(beta_1 0.9) starting at 2e-4 with a
+   cosine decay to 1 % of it over its share of the budget (5/7 by default).
+2. SRGAN from that SRResNet: one D and one G update per batch, content loss "mse" (the
+   paper's SRGAN-MSE, Table 1) or "vgg54" (its SRGAN), adversarial weight 1e-3, learning
+   rate 1e-4 for the first half of its share and 1e-5 for the second (the paper's
+   10^5 + 10^5 steps, compressed into the budget).
+Short budgets need a decaying rate to converge; the budget, not a step count, ends each
+stage, so the same command fits any GPU. The rate is set at the start of each epoch from
+the fraction of the stage's budget spent (`WallClockSchedule`).
+
+DIR holds:
+    recipe.json                    the settings, the command and each stage's progress
+    srresnet/, srgan/              the stages' `training.train` run directories
+    srresnet.weights.h5, srgan.weights.h5   the trained generators (float32)
+    srresnet.json, srresnet.md, srgan.json, srgan.md   model cards
+    crops.png                      zoomed crops: bicubic / SRResNet / SRGAN / original
+    evaluation/                    per_image.csv, summary.csv, summary.md
+Run the same command again to resume an interrupted recipe: each stage continues from its
+last checkpoint with the budget it has left; a finished stage is not trained again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import keras
+
+from srgan_lib import (
+    __version__,
+    data,
+    downloads,
+    evaluation,
+    files,
+    inference,
+    models,
+    plots,
+    runtime,
+    training,
+)
+
+STAGES = ("srresnet", "srgan")
+NAMES = {"srresnet": "SRResNet", "srgan": "SRGAN"}
+# The images of the crop figure: (set, file stem, title, (top, left, size) in HR pixels).
+FIGURE_CROPS = (
+    ("Set5", "img_003", "Set5 butterfly", (96, 96, 64)),
+    ("Set14", "img_001", "Set14 baboon", (250, 16, 96)),
+)
+
+
+@dataclasses.dataclass
+class Recipe:
+    """The settings of `train_models`; saved as recipe.json.
+
+    budget_minutes: wall-clock minutes for both stages' training (compilation included),
+    `srgan_share` of it for the SRGAN stage. data: "sunhays80" (the 80 Sun-Hays scene
+    photographs), "div2k" or a folder of HR images; max_images keeps the first N.
+    content_loss: the SRGAN stage's, "mse" (SRGAN-MSE) or "vgg54" (needs ImageNet VGG19).
+    steps_per_epoch: the granularity of the schedule, the budget check and the logs.
+    """
+
+    budget_minutes: float = 7.0
+    srgan_share: float = 2 / 7
+    data: str = "sunhays80"
+    max_images: int | None = None
+    content_loss: str = "mse"
+    vgg_weights: str = "imagenet"
+    num_blocks: int = 16
+    hr_size: int = 96
+    batch_size: int = 16
+    precision: str = "float32"
+    steps_per_execution: int = 8
+    steps_per_epoch: int = 400
+    srresnet_learning_rate: float = 2e-4
+    srgan_learning_rate: float = 1e-4
+    seed: int = 0
+
+    def validate(self) -> Recipe:
+        """Raise ValueError naming the first impossible setting; return self."""
+        if not self.budget_minutes > 0:
+            raise ValueError(f"budget_minutes must be positive, got {self.budget_minutes}.")
+        if not 0 < self.srgan_share < 1:
+            raise ValueError(f"srgan_share must lie in (0, 1), got {self.srgan_share}.")
+        if self.content_loss not in ("mse", "vgg54"):
+            raise ValueError(f"content_loss must be mse or vgg54, got {self.content_loss!r}.")
+        for stage in STAGES:
+            self.config(stage, Path("."))  # TrainConfig.validate checks the rest
+        return self
+
+    def seconds(self, stage: str) -> float:
+        """The wall-clock budget of `stage` in seconds."""
+        share = self.srgan_share if stage == "srgan" else 1 - self.srgan_share
+        return 60.0 * self.budget_minutes * share
+
+    def config(self, stage: str, out: Path) -> training.TrainConfig:
+        """The TrainConfig of `stage`. `epochs` is only an upper bound: the budget ends
+        the stage (`WallClockSchedule`), and the learning rate it sets overrides
+        `learning_rate` from the second epoch on."""
+        common = {
+            "stage": stage,
+            "num_blocks": self.num_blocks,
+            "hr_size": self.hr_size,
+            "batch_size": self.batch_size,
+            "precision": self.precision,
+            "steps_per_execution": self.steps_per_execution,
+            "steps_per_epoch": self.steps_per_epoch,
+            "epochs": 100_000,
+            "data": self.data,
+            "max_images": self.max_images,
+            "seed": self.seed,
+        }
+        if stage == "srresnet":
+            return training.TrainConfig(
+                **common, learning_rate=self.srresnet_learning_rate, save_interval=5
+            ).validate()
+        return training.TrainConfig(
+            **common,
+            learning_rate=self.srgan_learning_rate,
+            content_loss=self.content_loss,
+            vgg_weights=self.vgg_weights,
+            init_from=str(out / "srresnet.weights.h5"),
+            save_interval=10,
+        ).validate()
+
+    def learning_rate(self, stage: str, progress: float) -> float:
+        """The learning rate after `progress` (0..1) of the stage's budget: a cosine from
+        srresnet_learning_rate down to 1 % of it, or SRGAN's step from
+        srgan_learning_rate to a tenth of it halfway."""
+        if stage == "srresnet":
+            floor = 0.01 * self.srresnet_learning_rate
+            cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+            return floor + (self.srresnet_learning_rate - floor) * cosine
+        return self.srgan_learning_rate * (1.0 if progress < 0.5 else 0.1)
+
+    def describe_schedule(self, stage: str) -> str:
+        if stage == "srresnet":
+            return (
+                f"Adam(beta_1=0.9), {self.srresnet_learning_rate:g} decayed by a cosine to "
+                f"{0.01 * self.srresnet_learning_rate:g} over the stage's wall-clock budget "
+                f"(set at each epoch of {self.steps_per_epoch} steps)"
+            )
+        return (
+            f"Adam(beta_1=0.9) for G and D, {self.srgan_learning_rate:g} for the first half "
+            f"of the stage's wall-clock budget, then {0.1 * self.srgan_learning_rate:g}"
+        )
+
+
+def _optimizers(model: keras.Model) -> list:
+    if isinstance(model, training.SRGAN):
+        return [model.g_optimizer, model.d_optimizer]
+    return [model.optimizer]
+
+
+class WallClockSchedule(keras.callbacks.Callback):
+    """Sets the learning rate at the start of each epoch from the fraction of a wall-clock
+    budget spent, and stops training once the budget is spent (at an epoch's end).
+
+    seconds: the budget; time counts from `on_train_begin`, so compilation is included.
+    rate(progress) -> learning rate, progress in [0, 1].
+    log: a CSV (epoch, learning_rate, seconds) rewritten after every epoch. On a resumed
+    run its rows after the starting epoch are dropped and its last kept row's seconds
+    count as already spent.
+    """
+
+    def __init__(self, seconds: float, rate: Callable[[float], float], log: Path):
+        super().__init__()
+        self.seconds, self.rate, self.log = seconds, rate, Path(log)
+        self.rows: list[tuple[int, float, float]] | None = None
+        self.origin = self.began = 0.0
+        self.current = 0.0
+
+    @property
+    def spent(self) -> float:
+        return time.monotonic() - self.origin
+
+    def on_train_begin(self, logs=None):
+        self.began, self.rows = time.monotonic(), None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.rows is None:  # the first epoch of this process: pick up earlier ones
+            self.rows = _read_schedule(self.log)[:epoch]
+            self.origin = self.began - (self.rows[-1][2] if self.rows else 0.0)
+        progress = min(self.spent / self.seconds, 1.0) if self.seconds > 0 else 1.0
+        self.current = self.rate(progress)
+        for optimizer in _optimizers(self.model):
+            optimizer.learning_rate = self.current
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rows.append((epoch + 1, self.current, round(self.spent, 2)))
+        text = "epoch,learning_rate,seconds\n" + "".join(
+            f"{e},{r:.6g},{s}\n" for e, r, s in self.rows
+        )
+        files.atomic_write(self.log, lambda tmp: tmp.write_text(text))
+        if self.spent >= self.seconds:
+            self.model.stop_training = True
+
+
+def _read_schedule(path: Path) -> list[tuple[int, float, float]]:
+    if not path.is_file():
+        return []
+    lines = path.read_text().splitlines()[1:]
+    return [(int(e), float(r), float(s)) for e, r, s in (line.split(",") for line in lines)]
+
+
+def resolve_data(name: str) -> str:
+    """The `TrainConfig.data` for a recipe's data name: "sunhays80" is looked up in the
+    data cache (`downloads.data_dir() / "sunhays80"`) and in `$SRGAN_SHARED_DATA/train`;
+    "sample", "div2k" and folders are passed on."""
+    if name != "sunhays80":
+        return name
+    candidates = [downloads.data_dir() / "sunhays80"]
+    if os.environ.get("SRGAN_SHARED_DATA"):
+        candidates.append(Path(os.environ["SRGAN_SHARED_DATA"]) / "train" / "sunhays80")
+    for folder in candidates:
+        if folder.is_dir():
+            return str(folder)
+    raise FileNotFoundError(
+        "No sunhays80 folder at " + " or ".join(str(c) for c in candidates) + ": put the 80 "
+        "Sun-Hays photographs there, or pass --data div2k or --data FOLDER (any HR images)."
+    )
+
+
+def _state(out: Path) -> dict:
+    path = out / "recipe.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _save_state(out: Path, state: dict) -> None:
+    text = json.dumps(state, indent=2) + "\n"
+    files.atomic_write(out / "recipe.json", lambda tmp: tmp.write_text(text))
+
+
+def train_models(
+    recipe: Recipe, out: str | Path, command: str = "", verbose: int | str = 2
+) -> dict:
+    """Train SRResNet then SRGAN into `out` under `recipe`'s budget (see the module
+    docstring for the files). Reruns resume: a stage with a checkpoint continues with the
+    budget it has left; a finished stage is skipped. A rerun must use the same recipe.
+    Returns the recipe state (recipe.json): settings, command, hardware, and per stage
+    {"seconds_budget", "seconds_spent", "steps", "done"}."""
+    out = Path(out)
+    recipe.validate()
+    state = _state(out)
+    settings = dataclasses.asdict(recipe)
+    if state and state["recipe"] != settings:
+        changed = sorted(k for k in settings if state["recipe"].get(k) != settings[k])
+        raise ValueError(
+            f"{out} holds a recipe with other settings ({', '.join(changed)}): rerun with "
+            "the same options to resume it, or pass another --out."
+        )
+    state = state or {
+        "recipe": settings,
+        "command": command,
+        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "hardware": runtime.describe_runtime(),
+        "stages": {},
+    }
+    _save_state(out, state)
+    data_source = resolve_data(recipe.data)
+    for stage in STAGES:
+        progress = state["stages"].get(stage, {})
+        if progress.get("done"):
+            print(f"{stage}: finished earlier, kept")
+            continue
+        run_dir = out / stage
+        config = recipe.config(stage, out).replace(data=data_source)
+        schedule = WallClockSchedule(
+            recipe.seconds(stage),
+            lambda p, stage=stage: recipe.learning_rate(stage, p),
+            run_dir / "schedule.csv",
+        )
+        resume = (run_dir / training.CHECKPOINT).is_file()
+        print(f"{stage}: {recipe.seconds(stage):.0f} s budget, {'resuming' if resume else 'new'}")
+        training.train(config, run_dir, resume=resume, callbacks=[schedule], verbose=verbose)
+        shutil.copyfile(run_dir / "generator.weights.h5", out / f"{stage}.weights.h5")
+        rows = _read_schedule(run_dir / "schedule.csv")
+        state["stages"][stage] = {
+            "seconds_budget": recipe.seconds(stage),
+            "seconds_spent": rows[-1][2] if rows else 0.0,
+            "epochs": len(rows),
+            "steps": len(rows) * recipe.steps_per_epoch,
+            "final_learning_rate": rows[-1][1] if rows else None,
+            "done": True,
+        }
+        _save_state(out, state)
+    return state
+
+
+def sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _final_loss(run_dir: Path, column: str) -> float | None:
+    import csv
+
+    path = run_dir / "history.csv"
+    if not path.is_file():
+        return None
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return float(rows[-1][column]) if rows and column in rows[-1] else None
+
+
+def crop_figure(generators: dict[str, keras.Model], root: Path, path: Path) -> Path | None:
+    """Zoomed crops of Set5's butterfly and Set14's baboon (those found under `root`):
+    bicubic, each generator and the original, one row per image. Returns the PNG's path,
+    or None when neither image is there."""
+    rows, boxes = {}, {}
+    for set_name, stem, title, box in FIGURE_CROPS:
+        if not (root / set_name / "HR" / f"{stem}.png").is_file():
+            continue
+        pair = next(p for p in data.load_benchmark(set_name, root) if p.name == stem)
+        images = {"bicubic": data.bicubic_upscale(pair.lr)}
+        for name, generator in generators.items():
+            images[name] = inference.upscale(generator, pair.lr)
+        images["original"] = pair.hr
+        rows[title], boxes[title] = images, box
+    if not rows:
+        return None
+    fig = plots.zoomed_crops(rows, boxes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    files.atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    return path
+
+
+def write_cards(
+    out: str | Path,
+    sets: Sequence[str] = evaluation.SETS,
+    benchmarks: str | Path | None = None,
+    tile: int | None = None,
+    command: str = "",
+) -> list[Path]:
+    """Evaluate `out`'s trained generators beside bicubic on the `sets` found under
+    `benchmarks` (default: the data cache's benchmarks), draw crops.png, and write a
+    model card per model (NAME.json and NAME.md); `command` is recorded as the
+    evaluation's. Returns the card paths."""
+    out = Path(out)
+    state = _state(out)
+    if not state or not all(state["stages"].get(s, {}).get("done") for s in STAGES):
+        raise FileNotFoundError(
+            f"{out} holds no finished recipe: run `srgan models train --out {out}` first."
+        )
+    root = Path(benchmarks) if benchmarks else downloads.data_dir() / "benchmarks"
+    present = [s for s in sets if (root / s / "HR").is_dir()]
+    generators = {NAMES[s]: models.load_generator(out / f"{s}.weights.h5") for s in STAGES}
+    results = evaluation.evaluate(
+        {"bicubic": "bicubic", **generators}, sets=present, root=root, tile=tile
+    )
+    evaluation.save_results(results, out / "evaluation", overwrite=True)
+    figure = crop_figure(generators, root, out / "crops.png")
+    recipe = Recipe(**state["recipe"])
+    evaluated = runtime.describe_runtime()
+    written = []
+    for stage in STAGES:
+        card = _card(out, stage, recipe, state, results, figure, evaluated, command)
+        files.atomic_write(
+            out / f"{stage}.json",
+            lambda tmp, c=card: tmp.write_text(json.dumps(c, indent=2) + "\n"),
+        )
+        files.atomic_write(
+            out / f"{stage}.md", lambda tmp, c=card: tmp.write_text(card_markdown(c))
+        )
+        written.append(out / f"{stage}.json")
+    return written
+
+
+def _variant(stage: str, recipe: Recipe) -> str:
+    if stage == "srresnet":
+        return "SRResNet: the generator trained with pixel MSE only (paper Sec. 3.2)"
+    if recipe.content_loss == "mse":
+        return (
+            "SRGAN-MSE: pixel MSE content loss + 1e-3 adversarial loss (paper Table 1), not "
+            "the paper's SRGAN-VGG54 (which needs ImageNet VGG19 weights)"
+        )
+    weights = "ImageNet" if recipe.vgg_weights == "imagenet" else recipe.vgg_weights
+    return f"SRGAN-VGG54: VGG19 block5_conv4 content loss ({weights} weights) + 1e-3 adversarial"
+
+
+def _card(out, stage, recipe, state, results, figure, evaluated, command) -> dict:
+    progress = state["stages"][stage]
+    config = recipe.config(stage, out)
+    weights = out / f"{stage}.weights.h5"
+    name = NAMES[stage]
+    rows = [
+        {k: row[k] for k in ("set", "method", "images", "psnr", "ssim", "detail", "paper_psnr")}
+        | {"paper_ssim": row["paper_ssim"]}
+        for row in results.summary
+        if row["method"] in ("bicubic", name)
+    ]
+    return {
+        "name": stage,
+        "title": f"{name} x4, {recipe.num_blocks} residual blocks",
+        "variant": _variant(stage, recipe),
+        "architecture": {
+            "scale": 4,
+            "num_blocks": recipe.num_blocks,
+            "filters": config.filters,
+            "parameters": models.count_trainable(
+                models.build_generator(num_blocks=recipe.num_blocks)
+            ),
+            "input": "LR RGB in [0, 1]",
+            "output": "SR RGB in [-1, 1], 4x the LR size",
+        },
+        "training": {
+            "data": recipe.data,
+            "initialised_from": "srresnet (this recipe's first stage)"
+            if stage == "srgan"
+            else "random",
+            "steps": progress["steps"],
+            "batch_size": recipe.batch_size,
+            "hr_crop": recipe.hr_size,
+            "lr_crop": recipe.hr_size // 4,
+            "precision": recipe.precision,
+            "steps_per_execution": recipe.steps_per_execution,
+            "learning_rate_schedule": recipe.describe_schedule(stage),
+            "content_loss": "pixel MSE"
+            if stage == "srresnet" or recipe.content_loss == "mse"
+            else "VGG54",
+            "adversarial_weight": config.adversarial_weight if stage == "srgan" else None,
+            "budget_seconds": round(progress["seconds_budget"], 1),
+            "wall_seconds": progress["seconds_spent"],
+            "final_loss": _final_loss(out / stage, "loss" if stage == "srresnet" else "g_loss"),
+            "hardware": state["hardware"],
+            "command": state["command"],
+            "started": state["started"],
+        },
+        "evaluation": {
+            "protocol": "x4, Y channel (ITU-R BT.601), 4 border pixels removed; detail = "
+            "high-frequency energy of SR relative to HR (metrics.detail)",
+            "hardware": evaluated,
+            "command": command,
+            "rows": rows,
+        },
+        "figure": figure.name if figure else None,
+        "weights": {"file": weights.name, "sha256": sha256(weights)},
+        "srgan_lib": __version__,
+        "keras": keras.__version__,
+    }
+
+
+def _number(value, digits: int) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def card_markdown(card: dict) -> str:
+    """A model card (the dict `write_cards` writes as JSON) as Markdown."""
+    t, e = card["training"], card["evaluation"]
+    lines = [
+        f"# {card['title']}",
+        "",
+        f"**Variant:** {card['variant']}.",
+        "",
+        "## Training",
+        "",
+        "| setting | value |",
+        "| --- | --- |",
+    ]
+    for key in (
+        "data",
+        "initialised_from",
+        "steps",
+        "batch_size",
+        "hr_crop",
+        "lr_crop",
+        "precision",
+        "steps_per_execution",
+        "learning_rate_schedule",
+        "content_loss",
+        "adversarial_weight",
+        "budget_seconds",
+        "wall_seconds",
+        "final_loss",
+        "hardware",
+        "started",
+    ):
+        if t.get(key) is not None:
+            lines.append(f"| {key.replace('_', ' ')} | {t[key]} |")
+    lines += [
+        "",
+        f"Trained with: `{t['command']}`",
+        "",
+        "## Evaluation",
+        "",
+        f"{e['protocol']}. Evaluated on: {e['hardware']}"
+        + (f", with `{e['command']}`." if e.get("command") else "."),
+        "",
+        "| set | method | images | PSNR (dB) | SSIM | detail | paper PSNR | paper SSIM |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in e["rows"]:
+        lines.append(
+            f"| {row['set']} | {row['method']} | {row['images']} | {_number(row['psnr'], 2)} | "
+            f"{_number(row['ssim'], 4)} | {_number(row['detail'], 2)} | "
+            f"{_number(row['paper_psnr'], 2)} | {_number(row['paper_ssim'], 4)} |"
+        )
+    lines += [
+        "",
+        "The paper's figures (Ledig et al., CVPR 2017, Table 2) come from 10^6 SRResNet and "
+        "2x10^5 SRGAN updates on 350,000 ImageNet images; its SSIM used another "
+        "implementation, so compare SSIM within a column.",
+    ]
+    if card.get("figure"):
+        lines += ["", f"![Zoomed crops: bicubic, SRResNet, SRGAN, original]({card['figure']})"]
+    lines += [
+        "",
+        f"Weights: `{card['weights']['file']}`, sha256 `{card['weights']['sha256']}`.",
+        f"srgan_lib {card['srgan_lib']}, Keras {card['keras']}.",
+        "",
+    ]
+    return "\n".join(lines)
