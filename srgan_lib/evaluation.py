@@ -60,7 +60,8 @@ class Results:
     summary: one row per (set, method) with the means over the set's images and the
     paper's figures where it has them: {"set", "method", "images", "expected", "psnr",
     "ssim", "detail", "paper_psnr", "paper_ssim"} (paper_* None when the paper has no such
-    entry; images < expected only for a partial set).
+    entry, or when the set was scored in part: images < expected, and a part's mean is
+    never set beside the paper's whole-set figure).
     PSNR in dB, SSIM in [-1, 1], detail: `metrics.detail` (1.0: as much fine detail as HR).
     """
 
@@ -127,6 +128,8 @@ def evaluate(
                     }
                 )
             paper_psnr, paper_ssim = paper_figures(set_name, name) if scale == 4 else (None, None)
+            if len(rows) < expected:  # part of a set: its mean is not the set's figure
+                paper_psnr = paper_ssim = None
             results.per_image.extend(rows)
             results.summary.append(
                 {
