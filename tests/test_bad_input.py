@@ -535,7 +535,7 @@ def _run_cells(lesson: str, marker: str, overrides: dict) -> dict:
     namespace.update(overrides)
     exec(
         "import shutil\nfrom pathlib import Path\n"
-        "from srgan_lib import data, runtime, training, validation\n" + cell,
+        "from srgan_lib import data, models, runtime, training, validation\n" + cell,
         namespace,
     )
     return namespace
