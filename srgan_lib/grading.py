@@ -262,13 +262,19 @@ def _record_reply_error(cell, cell_index, execute_reply) -> None:
 
 
 def execute_notebook(
-    nb, cwd: str | Path, timeout: int = CELL_TIMEOUT, allow_errors: bool = True
+    nb,
+    cwd: str | Path,
+    timeout: int = CELL_TIMEOUT,
+    allow_errors: bool = True,
+    kernel_log: str | Path | None = None,
 ) -> str | None:
     """Run the cells of `nb` in place in a fresh kernel of this Python (with this
     srgan_lib importable), keeping going after errors; every error the kernel reports
     for a cell ends up in its outputs, however the cell's code hid it. Returns None, or
     why execution stopped early (the kernel died). With `allow_errors=False` it stops at
-    the first error instead, as "Run all" does, and raises nbclient's CellExecutionError."""
+    the first error instead, as "Run all" does, and raises nbclient's CellExecutionError.
+    `kernel_log` takes what the kernel process writes to stderr (TensorFlow's start-up
+    lines, a crash message) instead of the console."""
     from jupyter_core.utils import run_sync
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -291,8 +297,9 @@ def execute_notebook(
             on_cell_executed=_record_reply_error,
             resources={"metadata": {"path": str(cwd)}},
         )
+        log = None if kernel_log is None else Path(kernel_log).open("w")  # noqa: SIM115
         try:
-            client.execute()
+            client.execute(**({} if log is None else {"stderr": log}))
         except CellExecutionError:
             raise
         except Exception as err:  # DeadKernelError and the like: score what ran
@@ -301,6 +308,8 @@ def execute_notebook(
         finally:  # nbclient leaves a kernel it did not start running
             if kernel_manager.has_kernel:
                 run_sync(kernel_manager.shutdown_kernel)(now=True)
+            if log is not None:
+                log.close()
     return None
 
 
@@ -418,7 +427,8 @@ def grade(
     kernel reported no error for it; manually graded cells wait for a mark. An unreadable
     file gives a report with every cell at 0 and `error` set. `cwd` defaults to the
     autograder notebook's folder; `executed_path` keeps the executed notebook (hidden tests
-    in it: for the teacher), `feedback_path` writes the student's HTML feedback."""
+    in it: for the teacher) and the kernel's stderr beside it (`.kernel.log`);
+    `feedback_path` writes the student's HTML feedback."""
     autograder_notebook = Path(autograder_notebook)
     autograder = nbformat.read(autograder_notebook, as_version=4)
     report = GradeReport(Path(submission).name)
@@ -438,7 +448,11 @@ def grade(
     with tempfile.TemporaryDirectory(prefix="srgan-grade-") as scratch:
         values = grading_parameters(autograder, autograder_notebook.stem, parameters, Path(scratch))
         _inject_parameters(nb, values)
-        report.error = execute_notebook(nb, cwd or autograder_notebook.parent, timeout)
+        log = None
+        if executed_path is not None:
+            log = Path(executed_path).with_suffix(".kernel.log")
+            log.parent.mkdir(parents=True, exist_ok=True)
+        report.error = execute_notebook(nb, cwd or autograder_notebook.parent, timeout, True, log)
     answers = {_nbgrader(c).get("grade_id"): c for c in nb.cells if _nbgrader(c).get("grade_id")}
     originals = {_nbgrader(c)["grade_id"]: c for c in autograder.cells if is_manual(c)}
     for exercise in exercises(autograder):
