@@ -171,7 +171,8 @@ def test_solutions_keep_the_answers_and_drop_hidden_tests(tmp_path):
         for grade_id, cell in _by_grade_id(source).items():
             if _meta(cell).get("solution"):
                 for line in _region(cell.source, BEGIN, END).splitlines()[1:]:
-                    assert line in copies[grade_id].source.splitlines(), (grade_id, line)
+                    if line.strip():
+                        assert line in copies[grade_id].source.splitlines(), (grade_id, line)
             else:
                 hidden = _region(cell.source, HIDDEN_BEGIN, HIDDEN_END).strip().splitlines()
                 assert hidden and hidden[0] not in copies[grade_id].source, grade_id

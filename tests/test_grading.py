@@ -217,7 +217,11 @@ def test_the_cheat_fails_as_with_nbgrader(graded):
     assert checks[0]["result"] == "AssertionError: expected 4, got 0"
     executed = nbformat.read(out / "executed" / "mallory" / "00_toy.ipynb", as_version=4)
     check = next(c for c in executed.cells if _meta(c).get("grade_id") == "double_check")
+    # no error was shown: the one in the outputs comes from the kernel's reply
     assert [o.output_type for o in check.outputs] == ["error"]
+    assert check.outputs[0].traceback == [
+        "ERROR: the kernel reported an error while error display was disabled"
+    ]
 
 
 def test_feedback_has_each_result_and_no_hidden_tests(graded):
