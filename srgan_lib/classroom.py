@@ -167,9 +167,10 @@ EVALUATION_LESSON = "06_evaluation"
 EVALUATION_PARAMETERS = {"bundled_srresnet": False}
 
 
-def _run_name(index: int, parameters: dict) -> str:
-    """A short folder name for a run: its number, then its values ("02-20-false")."""
-    values = "-".join(re.sub(r"[^A-Za-z0-9.]+", "", str(v))[:12] for v in parameters.values())
+def _run_name(index: int, parameters: dict, varied: list[str]) -> str:
+    """A short folder name for a run: its number, then the values of the `varied`
+    parameters ("02-20-False")."""
+    values = "-".join(re.sub(r"[^A-Za-z0-9.]+", "", str(parameters[k]))[:12] for k in varied)
     return f"{index:02d}-{values}".rstrip("-")
 
 
@@ -232,10 +233,11 @@ def sweep(
         course.typed_parameters(notebook, dict(zip(keys, values, strict=True)))
         for values in itertools.product(*(grid[key] for key in keys))
     ]  # a value of the wrong type stops the sweep before the first run
+    varied = [key for key in keys if len(grid[key]) > 1] or keys
     out_dir = Path(out_dir)
     rows = []
     for index, parameters in enumerate(combinations, start=1):
-        run_dir = out_dir / _run_name(index, parameters)
+        run_dir = out_dir / _run_name(index, parameters, varied)
         run_dir.mkdir(parents=True, exist_ok=True)
         print(f"{run_dir.name}: {notebook.name} with {parameters} ...", flush=True)
         result = course.run_lesson(notebook, run_dir, parameters)

@@ -384,7 +384,7 @@ def grading_parameters(autograder, lesson: str, given: dict | None, scratch: Pat
     values = dict(GRADING_PARAMETERS.get(lesson, {}))
     for name in SCRATCH_PARAMETERS:
         folder = scratch / name
-        folder.mkdir()
+        folder.mkdir(parents=True)
         values[name] = str(folder)
     for key, value in (given or {}).items():
         if isinstance(value, str) and key in declared:

@@ -326,3 +326,32 @@ def test_a_roster_without_an_id_column_is_one_clear_error(tmp_path):
     roster.write_text("Name,Email\nAda,ada@example.org\n")
     with pytest.raises(gradebook.GradebookError, match="no student id column"):
         gradebook.read_roster(roster)
+
+
+def test_grading_parameters_fit_the_lessons_and_give_fresh_folders(tmp_path):
+    """Lesson 05 trains at the smallest size, and every submission gets empty folders of
+    its own for output_dir / weights_dir (06 never reads another student's weights);
+    the teacher's values win, read by the type of the lesson's defaults."""
+    from pathlib import Path
+
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    for stem, values in grading.GRADING_PARAMETERS.items():
+        declared = grading.declared_parameters(nbformat.read(notebooks / f"{stem}.ipynb", 4))
+        assert set(values) <= set(declared), f"{stem} has no {set(values) - set(declared)}"
+        for key, value in values.items():
+            assert type(value) is type(declared[key]), (stem, key)
+    lesson = nbformat.read(notebooks / "06_evaluation.ipynb", 4)
+    first = grading.grading_parameters(lesson, "06_evaluation", None, tmp_path / "a")
+    assert first["weights_dir"] == str(tmp_path / "a" / "weights_dir")
+    assert (tmp_path / "a" / "weights_dir").is_dir() and first["bundled_srresnet"] is False
+    given = {"weights_dir": "/teacher/run", "bundled_srresnet": "true", "max_images": "3"}
+    second = grading.grading_parameters(lesson, "06_evaluation", given, tmp_path / "b")
+    assert (second["weights_dir"], second["bundled_srresnet"], second["max_images"]) == (
+        "/teacher/run",
+        True,
+        3,
+    )
+    with pytest.raises(grading.GradingError, match="expects true or false"):
+        grading.grading_parameters(
+            lesson, "06_evaluation", {"bundled_srresnet": "maybe"}, tmp_path / "c"
+        )
