@@ -122,6 +122,7 @@ def _course_grade(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             parameters=_parse_parameters(args.parameter),
             regrade=args.regrade,
+            resume=args.resume,
         )
     except (grading.GradingError, gradebook.GradebookError, FileNotFoundError) as err:
         raise CommandError(_one_line(err)) from err
@@ -444,8 +445,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a parameter for every lesson that declares it (over the grading defaults)",
     )
-    grade_parser.add_argument(
-        "--regrade", action="store_true", help="grade again into an --out that holds a grading"
+    again = grade_parser.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep an earlier grading's results for unchanged files, grade the rest",
+    )
+    again.add_argument(
+        "--regrade", action="store_true", help="grade everything again into an --out in use"
     )
     grade_parser.set_defaults(func=_course_grade)
 

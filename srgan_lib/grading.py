@@ -649,6 +649,7 @@ def grade_folder(
     jobs: int = 1,
     parameters: dict | None = None,
     regrade: bool = False,
+    resume: bool = False,
 ) -> Path:
     """Grade a class: `submissions_dir/<student>/<lesson>.ipynb` (one folder per student;
     Colab's "Copy of ..." names are fine), `jobs` submissions at a time. Writes into
@@ -658,21 +659,38 @@ def grade_folder(
     exports (see `gradebook.write_all`). `roster` is a CSV of students (else the folder
     names), `marks` a CSV of manual marks, `lessons` name prefixes for the gradebook's
     columns (default: every lesson someone handed in). Returns the gradebook's path.
-    An earlier `checks.csv` in `out_dir` is kept unless `regrade`."""
+    An earlier `checks.csv` in `out_dir` is kept unless `regrade` (grade everything again)
+    or `resume` (keep its results for files that have not changed since, grade the rest:
+    to continue a grading that was stopped, or after late submissions)."""
     out_dir = Path(out_dir)
     records = out_dir / "checks.csv"
-    if records.exists() and not regrade:
+    if records.exists() and not (regrade or resume):
         raise GradingError(
-            f"{records} holds an earlier grading: pass --regrade to grade again (it is "
-            "rewritten), or run `srgan course gradebook` to rebuild the gradebook from it"
+            f"{records} holds an earlier grading: pass --resume to grade only what it lacks, "
+            "--regrade to grade everything again, or run `srgan course gradebook` to "
+            "rebuild the gradebook from it"
         )
     autograder_notebooks = course.lessons(autograder_dir)
     submissions, folders = find_submissions(submissions_dir, autograder_notebooks)
     structure = class_structure(autograder_notebooks)
     _check_parameters(autograder_notebooks, parameters)
+    kept = []
+    if resume and not regrade and records.is_file():
+        with records.open(newline="") as f:
+            current = {(s.student, s.lesson.stem): _sha256(s.path) for s in submissions}
+            kept = [
+                row
+                for row in csv.DictReader(f)
+                if row["sha256"] and current.get((row["student"], row["lesson"])) == row["sha256"]
+            ]
+        done = {(row["student"], row["lesson"]) for row in kept}
+        submissions = [s for s in submissions if (s.student, s.lesson.stem) not in done]
+        print(f"kept the results of {len(done)} unchanged submissions", flush=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     with records.open("w", newline="") as f:
-        csv.DictWriter(f, fieldnames=CHECK_FIELDS).writeheader()
+        writer = csv.DictWriter(f, fieldnames=CHECK_FIELDS)
+        writer.writeheader()
+        writer.writerows(kept)
     print(f"grading {len(submissions)} submissions, {max(1, jobs)} at a time", flush=True)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {

@@ -281,11 +281,25 @@ def test_lms_exports_follow_the_documented_headers(graded):
     assert {r["ID number"]: r["Email address"] for r in moodle}["bob"] == "bob@example.org"
 
 
-def test_an_earlier_grading_is_kept_unless_regrade(graded):
-    _, out, _, argv = graded
+def test_an_earlier_grading_is_kept_and_resumed(graded, capsys):
+    tmp, out, _, argv = graded
     before = (out / "checks.csv").read_text()
-    assert cli.main(argv) == 2
+    assert cli.main(argv) == 2  # neither --resume nor --regrade: nothing is touched
     assert (out / "checks.csv").read_text() == before
+    # a late change to bob's file: only bob is graded again
+    nbformat.write(_toy_lesson(), tmp / "submitted" / "bob" / "Copy of 00_toy.ipynb")
+    capsys.readouterr()
+    assert cli.main([*argv, "--resume"]) == 0
+    out_text = capsys.readouterr().out
+    assert "kept the results of 7 unchanged submissions" in out_text
+    assert "bob: Copy of 00_toy.ipynb: 3 / 6" in out_text and "alice:" not in out_text
+    with (out / "checks.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(before.splitlines()) - 1
+    assert {r["earned"] for r in rows if r["student"] == "bob" and r["kind"] == "auto"} == {
+        "2",
+        "1",
+    }
 
 
 def test_a_cell_past_the_timeout_fails_and_the_rest_runs(tmp_path):
