@@ -670,10 +670,16 @@ def grade_folder(
             "--regrade to grade everything again, or run `srgan course gradebook` to "
             "rebuild the gradebook from it"
         )
-    autograder_notebooks = course.lessons(autograder_dir)
+    autograder_notebooks = _autograder_lessons(autograder_dir)
     submissions, folders = find_submissions(submissions_dir, autograder_notebooks)
     structure = class_structure(autograder_notebooks)
     _check_parameters(autograder_notebooks, parameters)
+    # a bad roster, marks file or lesson prefix stops here, not after grading
+    if roster:
+        gradebook.read_roster(roster)
+    if marks:
+        gradebook.read_marks(marks, structure)
+    gradebook.build([], structure, lessons=lessons)
     kept = []
     if resume and not regrade and records.is_file():
         with records.open(newline="") as f:
@@ -770,5 +776,15 @@ def rebuild_gradebook(
     records = Path(out_dir) / "checks.csv"
     if not records.is_file():
         raise GradingError(f"no {records}: run `srgan course grade` with --out {out_dir} first")
-    structure = class_structure(course.lessons(autograder_dir))
+    structure = class_structure(_autograder_lessons(autograder_dir))
     return gradebook.write_all(out_dir, structure, roster, marks, lessons)
+
+
+def _autograder_lessons(autograder_dir: str | Path) -> list[Path]:
+    try:
+        return course.lessons(autograder_dir)
+    except FileNotFoundError:
+        raise GradingError(
+            f"no autograder notebooks (NN_name.ipynb) in {autograder_dir}: run "
+            "`srgan course student` (it writes dist/autograder) or pass --autograder"
+        ) from None
