@@ -20,9 +20,15 @@ $(VENV)/.installed: pyproject.toml
 course: setup
 	$(VENV)/bin/srgan course run
 
-# dist/student/ (hand out) and dist/autograder/ (keep: hidden tests); see docs/teaching.md
-student: setup
+# dist/student/ (hand out) and dist/autograder/ (keep: hidden tests); see docs/teaching.md.
+# Needs only the classroom extra (nbgrader), not TensorFlow or JAX.
+student: $(VENV)/.classroom
 	$(VENV)/bin/srgan course student
+
+$(VENV)/.classroom: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	test -f $(VENV)/.installed || $(PY) -m pip install -q -e ".[classroom]"
+	touch $@
 
 test: setup lint
 	$(PY) -m pytest

@@ -8,7 +8,9 @@ srgan models list | train | card    the shipped models, the recipe that trains t
 srgan data download NAME ...        fetch and cache data sets
 srgan course run                    execute every lesson (papermill)
 srgan course student [--out dist]   student and autograder copies of the lessons
-srgan course grade SUBMISSIONS_DIR  grade a class's submitted notebooks into a CSV
+srgan course solutions              the worked solutions, to release after the deadline
+srgan course grade SUBMISSIONS_DIR  grade a class into a gradebook, with feedback
+srgan course gradebook GRADING_DIR  rebuild the gradebook (manual marks, roster)
 srgan course sweep LESSON -p epochs=5,20,100 --out DIR
                                     rerun one lesson per parameter value, compare
 srgan course publish --repo OWNER/NAME --ref REF
@@ -60,20 +62,15 @@ def _data_download(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_parameters(pairs: list[str]) -> dict:
-    """["epochs=5", "dataset=div2k"] -> {"epochs": 5, "dataset": "div2k"} (JSON values
-    where they parse, strings otherwise)."""
-    import json
-
+def _parse_parameters(pairs: list[str]) -> dict[str, str]:
+    """["epochs=5", "dataset=div2k"] -> {"epochs": "5", "dataset": "div2k"}: the text of
+    each value; course.typed_parameters reads it by the type of the lesson's default."""
     parameters = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"srgan: error: parameter {pair!r} is not KEY=VALUE (e.g. epochs=5)")
-        try:
-            parameters[key] = json.loads(value)
-        except json.JSONDecodeError:
-            parameters[key] = value
+        if not sep or not key.strip():
+            raise CommandError(f"parameter {pair!r} is not KEY=VALUE (e.g. epochs=5)")
+        parameters[key.strip()] = value
     return parameters
 
 
@@ -82,9 +79,12 @@ def _course_run(args: argparse.Namespace) -> int:
 
     from srgan_lib import course
 
-    run_dir = course.run_course(
-        args.notebooks, args.runs_dir, _parse_parameters(args.parameter), args.only
-    )
+    try:
+        run_dir = course.run_course(
+            args.notebooks, args.runs_dir, _parse_parameters(args.parameter), args.only
+        )
+    except ValueError as err:
+        raise CommandError(_one_line(err)) from err
     print((run_dir / "summary.md").read_text())
     print(f"wrote {run_dir}")
     results = json.loads((run_dir / "summary.json").read_text())
@@ -92,8 +92,6 @@ def _course_run(args: argparse.Namespace) -> int:
 
 
 def _course_student(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from srgan_lib import classroom
 
     out = Path(args.out)
@@ -107,29 +105,70 @@ def _course_student(args: argparse.Namespace) -> int:
     return 0
 
 
-def _course_grade(args: argparse.Namespace) -> int:
-    from srgan_lib import classroom, files
+def _course_solutions(args: argparse.Namespace) -> int:
+    from srgan_lib import classroom
 
-    files.check_outputs([args.out], args.overwrite)
-    out = classroom.grade_folder(
-        args.submissions, args.autograder, args.out, args.executed, args.timeout
-    )
-    print(f"wrote {out}")
+    out = Path(args.out) / "solutions"
+    written = classroom.make_solutions(args.notebooks, out, args.badge_path)
+    print(f"wrote {len(written)} solution notebooks (hidden tests removed) to {out}")
+    return 0
+
+
+def _course_grade(args: argparse.Namespace) -> int:
+    from srgan_lib import gradebook, grading
+
+    try:
+        grading.grade_folder(
+            args.submissions,
+            args.autograder,
+            args.out,
+            roster=args.roster,
+            marks=args.marks,
+            lessons=args.lessons,
+            timeout=args.timeout,
+            jobs=args.jobs,
+            parameters=_parse_parameters(args.parameter),
+            regrade=args.regrade,
+            resume=args.resume,
+        )
+    except (grading.GradingError, gradebook.GradebookError, FileNotFoundError) as err:
+        raise CommandError(_one_line(err)) from err
+    return 0
+
+
+def _course_gradebook(args: argparse.Namespace) -> int:
+    from srgan_lib import gradebook, grading
+
+    try:
+        grading.rebuild_gradebook(
+            args.grading_dir, args.autograder, args.roster, args.marks, args.lessons
+        )
+    except (grading.GradingError, gradebook.GradebookError, FileNotFoundError) as err:
+        raise CommandError(_one_line(err)) from err
     return 0
 
 
 def _course_sweep(args: argparse.Namespace) -> int:
+    import ast
     import csv
 
     from srgan_lib import classroom
 
     grid = {}
-    for key, values in _parse_parameters(args.parameter).items():
-        items = values if isinstance(values, list) else str(values).split(",")
-        grid[key] = [_json_or_text(item) for item in items]
+    for key, text in _parse_parameters(args.parameter).items():
+        try:
+            values = ast.literal_eval(text) if text.strip().startswith("[") else text.split(",")
+        except (ValueError, SyntaxError):
+            raise CommandError(f"-p {key}={text}: not a list such as [1, 2]") from None
+        grid[key] = [v.strip() if isinstance(v, str) else v for v in values]
     if not grid:
-        raise SystemExit("srgan: error: give at least one -p KEY=V1,V2,... (e.g. epochs=5,20)")
-    comparison = classroom.sweep(args.lesson, grid, args.out, args.notebooks)
+        raise CommandError("give at least one -p KEY=V1,V2,... (e.g. srgan_epochs=5,20)")
+    try:
+        comparison = classroom.sweep(
+            args.lesson, grid, args.out, args.notebooks, evaluate=not args.no_evaluation
+        )
+    except (ValueError, FileNotFoundError) as err:
+        raise CommandError(_one_line(err)) from err
     print(comparison.read_text())
     print(f"wrote {comparison.parent}")
     with (comparison.parent / "comparison.csv").open() as f:
@@ -154,17 +193,6 @@ def _course_publish(args: argparse.Namespace) -> int:
         print(f"student copies open {source.badge_prefix(source.student_ref)}<lesson>.ipynb")
     print(f"rewrote {len(written)} notebooks" + "".join(f"\n  {p}" for p in written))
     return 0
-
-
-def _json_or_text(value):
-    import json
-
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
 
 
 class CommandError(Exception):
@@ -454,6 +482,22 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_gradebook_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--autograder", default="dist/autograder", help="the autograder copies of the lessons"
+    )
+    parser.add_argument("--roster", help="CSV of students: student_id, name, email")
+    parser.add_argument(
+        "--marks", help="CSV of manual marks: student_id, grade_id, mark (needs-manual-grading.csv)"
+    )
+    parser.add_argument(
+        "--lessons",
+        nargs="+",
+        metavar="PREFIX",
+        help="gradebook lessons (default: those handed in)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srgan", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -515,22 +559,57 @@ def build_parser() -> argparse.ArgumentParser:
     )
     student.set_defaults(func=_course_student)
 
+    solutions = course_commands.add_parser(
+        "solutions", help="write the worked solutions (hidden tests removed) to release"
+    )
+    solutions.add_argument("--notebooks", default=None, help="lesson folder (default: notebooks/)")
+    solutions.add_argument("--out", default="dist", help="writes OUT/solutions/ (default: dist)")
+    solutions.add_argument(
+        "--badge-path",
+        default="/blob/solutions/notebooks/",
+        help="replaces /blob/main/notebooks/ in the Colab badges",
+    )
+    solutions.set_defaults(func=_course_solutions)
+
     grade_parser = course_commands.add_parser(
         "grade", help="grade submitted notebooks (SUBMISSIONS_DIR/<student>/<lesson>.ipynb)"
     )
     grade_parser.add_argument("submissions", metavar="SUBMISSIONS_DIR")
+    _add_gradebook_options(grade_parser)
     grade_parser.add_argument(
-        "--autograder", default="dist/autograder", help="the autograder copies of the lessons"
-    )
-    grade_parser.add_argument("--out", default="grades.csv", help="the CSV to write")
-    grade_parser.add_argument(
-        "--executed", default=None, metavar="DIR", help="keep the executed submissions here"
+        "--out", default="grading", help="folder for checks.csv, the gradebook and feedback"
     )
     grade_parser.add_argument(
         "--timeout", type=int, default=600, help="seconds per cell before it is interrupted"
     )
-    _add_overwrite(grade_parser)
+    grade_parser.add_argument(
+        "--jobs", type=int, default=1, help="submissions graded at a time (one kernel each)"
+    )
+    grade_parser.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter for every lesson that declares it (over the grading defaults)",
+    )
+    again = grade_parser.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep an earlier grading's results for unchanged files, grade the rest",
+    )
+    again.add_argument(
+        "--regrade", action="store_true", help="grade everything again into an --out in use"
+    )
     grade_parser.set_defaults(func=_course_grade)
+
+    book = course_commands.add_parser(
+        "gradebook", help="rebuild the gradebook of a grading (new marks or roster)"
+    )
+    book.add_argument("grading_dir", metavar="GRADING_DIR", help="the --out of course grade")
+    _add_gradebook_options(book)
+    book.set_defaults(func=_course_gradebook)
 
     sweep = course_commands.add_parser(
         "sweep", help="rerun one lesson for several parameter values and compare the results"
@@ -546,6 +625,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--out", required=True, help="folder for the runs and comparison.md")
     sweep.add_argument("--notebooks", default=None, help="lesson folder (default: notebooks/)")
+    sweep.add_argument(
+        "--no-evaluation", action="store_true", help="do not follow each run of 05 with 06"
+    )
     sweep.set_defaults(func=_course_sweep)
 
     publish_parser = course_commands.add_parser(

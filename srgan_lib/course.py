@@ -4,10 +4,14 @@ copy, an HTML copy and a summary written to `runs/course-<timestamp>/`.
 Lessons that declare an `output_dir` parameter get `<run>/<lesson stem>/` and may leave
 `history.csv` files (training) or `summary.md` (evaluation) there; the course summary
 quotes them. A lesson that declares `weights_dir` (06) gets lesson 05's output folder.
+Values the caller gives for these names are kept. Parameter values given as text (from
+the command line) are read by the type of the lesson's default: `false` for a boolean,
+`5` for a number, anything for a string.
 """
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 import time
@@ -46,18 +50,82 @@ def _kernel_name() -> str | None:
     return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else None
 
 
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def parse_value(text: str, default=None):
+    """A parameter value given as text, read as the type of the lesson's `default`:
+    booleans from true/false (yes/no, on/off, 1/0, any case), numbers, strings as given.
+    Without a typed default: booleans, None (none/null), numbers, JSON lists, else text.
+    Raises ValueError with the fix when the text does not fit a boolean or number."""
+    word = text.strip().lower()
+    if isinstance(default, bool):
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ValueError(f"expects true or false, not {text!r}")
+    if isinstance(default, (int, float)):
+        try:
+            return (
+                int(text)
+                if isinstance(default, int) and word.lstrip("+-").isdigit()
+                else float(text)
+            )
+        except ValueError:
+            raise ValueError(f"expects a number, not {text!r}") from None
+    if isinstance(default, str):
+        return text
+    if word in ("true", "false"):
+        return word == "true"
+    if word in ("none", "null"):
+        return None
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parameter_defaults(notebook: Path) -> dict:
+    """{name: default value} of a lesson's parameters cell (None where not a literal)."""
+    import papermill
+
+    defaults = {}
+    for name, info in papermill.inspect_notebook(str(notebook)).items():
+        try:
+            defaults[name] = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError):
+            defaults[name] = None
+    return defaults
+
+
+def typed_parameters(notebook: Path, parameters: dict) -> dict:
+    """`parameters` with text values read by the type of the lesson's defaults
+    (`parse_value`); a ValueError names the parameter and the lesson."""
+    defaults = parameter_defaults(notebook)
+    typed = {}
+    for key, value in parameters.items():
+        if isinstance(value, str) and key in defaults:
+            try:
+                value = parse_value(value, defaults[key])
+            except ValueError as err:
+                raise ValueError(f"parameter {key} of {notebook.stem} {err}") from None
+        typed[key] = value
+    return typed
+
+
 def run_lesson(
     notebook: Path, out_dir: Path, parameters: dict | None = None, export_html: bool = True
 ) -> LessonRun:
-    """Execute one lesson with papermill into `out_dir`; return its timing and error."""
+    """Execute one lesson with papermill into `out_dir`; return its timing and error.
+    `output_dir` and `weights_dir`, when the lesson declares them and `parameters` does
+    not set them, point into `out_dir` (05's output for 06's weights)."""
     import papermill
 
-    parameters = dict(parameters or {})
+    parameters = typed_parameters(notebook, dict(parameters or {}))
     declared = papermill.inspect_notebook(str(notebook))
     if "output_dir" in declared:
-        parameters["output_dir"] = str((out_dir / notebook.stem).resolve())
+        parameters.setdefault("output_dir", str((out_dir / notebook.stem).resolve()))
     if "weights_dir" in declared:
-        parameters["weights_dir"] = str((out_dir / TRAINING_LESSON).resolve())
+        parameters.setdefault("weights_dir", str((out_dir / TRAINING_LESSON).resolve()))
     ignored = sorted(set(parameters) - set(declared))
     if ignored:
         print(f"  {notebook.name} has no parameter {', '.join(ignored)}: not passed", flush=True)
@@ -96,8 +164,6 @@ def run_course(
     `summary.md` / `summary.json` (per-lesson runtime, final losses, evaluation table)."""
     import papermill
 
-    run_dir = Path(runs_dir) / f"course-{datetime.now():%Y%m%d-%H%M%S}"
-    run_dir.mkdir(parents=True)
     chosen = [
         notebook
         for notebook in lessons(folder)
@@ -107,11 +173,18 @@ def run_course(
     unused = sorted(set(parameters or {}) - set().union(*declared.values()))
     if unused:
         print(f"no lesson has a parameter {', '.join(unused)}: ignored", flush=True)
+    mine = {
+        notebook: typed_parameters(
+            notebook, {k: v for k, v in (parameters or {}).items() if k in declared[notebook]}
+        )
+        for notebook in chosen
+    }  # a value of the wrong type stops here, before any lesson runs
+    run_dir = Path(runs_dir) / f"course-{datetime.now():%Y%m%d-%H%M%S}"
+    run_dir.mkdir(parents=True)
     results = []
     for notebook in chosen:
         print(f"running {notebook.name} ...", flush=True)
-        mine = {k: v for k, v in (parameters or {}).items() if k in declared[notebook]}
-        result = run_lesson(notebook, run_dir, mine)
+        result = run_lesson(notebook, run_dir, mine[notebook])
         status = "ok" if result.error is None else f"FAILED: {result.error}"
         print(f"  {result.seconds:6.1f} s  {status}", flush=True)
         results.append(result)

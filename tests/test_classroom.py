@@ -12,9 +12,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_notebook
 
-from srgan_lib import classroom, cli, course
+from srgan_lib import classroom, cli, course, grading
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -149,7 +149,7 @@ def test_student_copy_runs_to_the_first_check_and_fails_with_its_hint(dist):
     lesson = next(p for p in LESSONS if p.name.startswith("01_"))
     nb = nbformat.read(dist / "student" / lesson.name, as_version=4)
     with pytest.raises(CellExecutionError) as raised:
-        classroom.execute_notebook(nb, REPO / "notebooks", timeout=120, allow_errors=False)
+        grading.execute_notebook(nb, REPO / "notebooks", timeout=120, allow_errors=False)
     assert raised.value.ename == "AssertionError"
     assert raised.value.evalue == (
         "`prelu_numpy` returned None: write its body where it says YOUR CODE HERE"
@@ -163,168 +163,94 @@ def test_student_copy_runs_to_the_first_check_and_fails_with_its_hint(dist):
     assert all(c.execution_count is None for c in code[first_check + 1 :])
 
 
-# --- grading, on a tiny nbgrader notebook ---------------------------------------------
+def test_solutions_keep_the_answers_and_drop_hidden_tests(tmp_path):
+    assert cli.main(["course", "solutions", "--out", str(tmp_path)]) == 0
+    for lesson in LESSONS:
+        source = nbformat.read(lesson, as_version=4)
+        released = nbformat.read(tmp_path / "solutions" / lesson.name, as_version=4)
+        text = nbformat.writes(released)
+        for marker in (BEGIN, END, HIDDEN_BEGIN, HIDDEN_END):
+            assert marker not in text, f"{lesson.name}: {marker} survived"
+        copies = _by_grade_id(released)
+        for grade_id, cell in _by_grade_id(source).items():
+            if _meta(cell).get("solution"):
+                for line in _region(cell.source, BEGIN, END).splitlines()[1:]:
+                    if line.strip():
+                        assert line in copies[grade_id].source.splitlines(), (grade_id, line)
+            else:
+                hidden = _region(cell.source, HIDDEN_BEGIN, HIDDEN_END).strip().splitlines()
+                assert hidden and hidden[0] not in copies[grade_id].source, grade_id
 
 
-def _cell(source: str, **nbgrader) -> nbformat.NotebookNode:
-    cell = new_code_cell(source)
-    if nbgrader:
-        cell.metadata["nbgrader"] = {
-            "schema_version": 3,
-            "task": False,
-            "solution": False,
-            "grade": False,
-            "locked": False,
-            **nbgrader,
-        }
-    return cell
+# --- sweeps, on toy lessons 05 and 06 ---------------------------------------------------
 
 
-def _toy_lesson() -> nbformat.NotebookNode:
-    hint = "`double` returned None: write its body where it says YOUR CODE HERE"
-    nb = new_notebook(
-        cells=[
-            new_markdown_cell(
-                "# Toy\n\n[![Open In Colab](https://colab.research.google.com/assets/"
-                "colab-badge.svg)](https://colab.research.google.com/github/o/r/blob/main/"
-                "notebooks/00_toy.ipynb)"
-            ),
-            _cell("factor = 2"),
-            _cell(
-                'def double(x):\n    """2 * x."""\n    ### BEGIN SOLUTION\n'
-                "    return factor * x\n    ### END SOLUTION",
-                grade_id="double",
-                solution=True,
-            ),
-            _cell(
-                f'result = double(2)\nassert result is not None, "{hint}"\n'
-                'assert result == 4, f"expected 4, got {result}"\n'
-                "### BEGIN HIDDEN TESTS\n"
-                'assert double(5) == 10, "double(5) should be 10"\n'
-                "### END HIDDEN TESTS",
-                grade_id="double_check",
-                grade=True,
-                locked=True,
-                points=2,
-            ),
-            _cell(
-                'def halve(x):\n    """x / 2."""\n    ### BEGIN SOLUTION\n'
-                "    return x / 2\n    ### END SOLUTION",
-                grade_id="halve",
-                solution=True,
-            ),
-            _cell(
-                "assert halve(4) is not None\nassert halve(4) == 2",
-                grade_id="halve_check",
-                grade=True,
-                locked=True,
-                points=1,
-            ),
-        ]
-    )
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "P"}
-    return nb
-
-
-def _replace(nb, grade_id: str, source: str | None) -> nbformat.NotebookNode:
-    """A copy of `nb` with the cell `grade_id` given `source`, or deleted (None)."""
-    nb = nbformat.reads(nbformat.writes(nb), as_version=4)
-    index = next(i for i, c in enumerate(nb.cells) if _meta(c).get("grade_id") == grade_id)
-    if source is None:
-        del nb.cells[index]
-    else:
-        nb.cells[index].source = source
-    return nb
-
-
-def test_grade_runs_the_autograders_checks(tmp_path):
-    source = _toy_lesson()
-    autograder_dir = tmp_path / "autograder"
-    autograder_dir.mkdir()
-    nbformat.write(classroom.autograder_notebook(source), autograder_dir / "00_toy.ipynb")
-    student = classroom.student_notebook(source)
-    assert "/blob/student/notebooks/00_toy.ipynb" in student.cells[0].source
-
-    submissions = {
-        "alice": source,  # the solutions
-        "bob": student,  # handed in untouched
-        # a wrong answer, and its check cell emptied: the autograder's check still runs
-        "carol": _replace(
-            _replace(source, "double", "def double(x):\n    return 0"), "double_check", "pass"
-        ),
-        # passes the visible check by hard-coding it; deleted the other check cell
-        "dave": _replace(
-            _replace(source, "double", "def double(x):\n    return 4"), "halve_check", None
-        ),
-    }
-    # and carol adds checks of her own: a copy of a real one, and a bonus; neither counts
-    for grade_id in ("double_check", "bonus"):
-        submissions["carol"].cells.append(
-            _cell("pass", grade_id=grade_id, grade=True, locked=True, points=10)
-        )
-    for name, nb in submissions.items():
-        (tmp_path / "submitted" / name).mkdir(parents=True)
-        nbformat.write(nb, tmp_path / "submitted" / name / "Copy of 00_toy.ipynb")
-
-    report = classroom.grade(
-        tmp_path / "submitted" / "bob" / "Copy of 00_toy.ipynb", autograder_dir / "00_toy.ipynb"
-    )
-    assert (report.points, report.max_points) == (0, 3)
-    assert [(c.grade_id, c.points, c.earned) for c in report.checks] == [
-        ("double_check", 2, 0),
-        ("halve_check", 1, 0),
-    ]
-    assert report.checks[0].failure == (
-        "AssertionError: `double` returned None: write its body where it says YOUR CODE HERE"
-    )
-
-    out = classroom.grade_folder(tmp_path / "submitted", autograder_dir, tmp_path / "grades.csv")
-    with out.open() as f:
-        rows = {row["student"]: row for row in csv.DictReader(f)}
-    assert {name: (r["lesson"], r["points"], r["max"]) for name, r in rows.items()} == {
-        "alice": ("00_toy", "3", "3"),
-        "bob": ("00_toy", "0", "3"),
-        "carol": ("00_toy", "1", "3"),
-        "dave": ("00_toy", "1", "3"),
-    }
-    assert rows["bob"]["failed"] == "double_check;halve_check"
-    assert rows["carol"]["failed"] == "double_check"
-    assert rows["dave"]["failed"] == "double_check"  # the hidden test caught it
-
-    dave = classroom.grade(
-        tmp_path / "submitted" / "dave" / "Copy of 00_toy.ipynb", autograder_dir / "00_toy.ipynb"
-    )
-    assert dave.checks[0].failure == "AssertionError: double(5) should be 10"
-
-
-def test_sweep_tabulates_final_losses_and_psnr(tmp_path):
-    lesson = new_notebook(
-        cells=[
-            _cell('epochs = 1\nlearning_rate = 0.1\noutput_dir = ""'),
-            _cell(
-                "from pathlib import Path\n"
-                "out = Path(output_dir)\nout.mkdir(parents=True, exist_ok=True)\n"
-                "rows = ['epoch,loss'] + [f'{e},{1 / e}' for e in range(1, epochs + 1)]\n"
-                "(out / 'history.csv').write_text('\\n'.join(rows) + '\\n')\n"
-                "(out / 'summary.csv').write_text("
-                "f'set,method,psnr,ssim\\nSet5,srresnet,{20 + epochs},0.8\\n')"
-            ),
-        ]
-    )
+def _toy(cells: list[str], folder: Path, name: str) -> None:
+    lesson = new_notebook(cells=[new_code_cell(source) for source in cells])
     lesson.cells[0].metadata["tags"] = ["parameters"]
     lesson.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "P"}
-    (tmp_path / "lessons").mkdir()
-    nbformat.write(lesson, tmp_path / "lessons" / "05_toy.ipynb")
+    nbformat.write(lesson, folder / f"{name}.ipynb")
 
-    comparison = classroom.sweep(
-        "05", {"epochs": [2, 4]}, tmp_path / "sweep", notebooks_dir=tmp_path / "lessons"
+
+def test_sweep_types_values_chains_05_into_06_and_links_runs(tmp_path):
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    _toy(
+        [
+            'srgan_epochs = 1\nshuffle = True\noutput_dir = ""',
+            "from pathlib import Path\n"
+            "assert isinstance(shuffle, bool) and isinstance(srgan_epochs, int)\n"
+            "out = Path(output_dir) / 'srgan'\nout.mkdir(parents=True, exist_ok=True)\n"
+            "rows = ['epoch,g_loss'] + [f'{e},{1 / e}' for e in range(1, srgan_epochs + 1)]\n"
+            "(out / 'history.csv').write_text('\\n'.join(rows) + '\\n')\n"
+            "(Path(output_dir) / 'srgan.weights.h5').write_text(f'{srgan_epochs} {shuffle}')",
+        ],
+        lessons,
+        "05_alternating_training",
     )
-    with (comparison.parent / "comparison.csv").open() as f:
+    _toy(
+        [
+            'weights_dir = ""\nbundled_srresnet = True\noutput_dir = ""',
+            "from pathlib import Path\nassert bundled_srresnet is False\n"
+            "epochs, shuffle = (Path(weights_dir) / 'srgan.weights.h5').read_text().split()\n"
+            "Path(output_dir).mkdir(parents=True, exist_ok=True)\n"
+            "(Path(output_dir) / 'summary.csv').write_text("
+            "f'set,method,psnr,ssim\\nSet5,SRGAN,{20 + int(epochs)},0.{epochs}\\n')",
+        ],
+        lessons,
+        "06_evaluation",
+    )
+    out = tmp_path / "sweep"
+    argv = ["course", "sweep", "05", "-p", "srgan_epochs=2,4", "-p", "shuffle=false"]
+    assert cli.main([*argv, "--out", str(out), "--notebooks", str(lessons)]) == 0
+    with (out / "comparison.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert [(r["epochs"], r["status"], r["loss"], r["PSNR Set5 srresnet"]) for r in rows] == [
-        ("2", "ok", "0.5", "22"),
-        ("4", "ok", "0.25", "24"),
+    assert [
+        (r["run"], r["shuffle"], r["status"], r["srgan epochs done"], r["srgan final g_loss"])
+        for r in rows
+    ] == [("01-2", "False", "ok", "2", "0.5"), ("02-4", "False", "ok", "4", "0.25")]
+    assert [(r["PSNR Set5 SRGAN (dB)"], r["SSIM Set5 SRGAN"]) for r in rows] == [
+        ("22", "0.2"),
+        ("24", "0.4"),
     ]
-    table = comparison.read_text()
-    assert "| epochs | run | seconds | status | epoch | loss | PSNR Set5 srresnet |" in table
-    assert (tmp_path / "sweep" / "epochs-4" / "05_toy.ipynb").is_file()
+    table = (out / "comparison.md").read_text()
+    assert "[05](01-2/05_alternating_training.html)" in table
+    assert "[06](02-4/06_evaluation.html)" in table
+    for row in rows:
+        for link in row["html"].split():
+            assert (out / link).is_file(), link
+    # a value that does not fit the parameter's type stops the sweep before any run
+    bad = [*argv[:4], "srgan_epochs=many", "--out", str(tmp_path / "bad")]
+    assert cli.main([*bad, "--notebooks", str(lessons)]) == 2
+    assert not (tmp_path / "bad").exists()
+
+
+def test_parameters_are_read_by_the_type_of_their_default():
+    assert course.parse_value("false", True) is False
+    assert course.parse_value("True", False) is True
+    assert course.parse_value("5", 1) == 5 and isinstance(course.parse_value("5", 1), int)
+    assert course.parse_value("0.5", 1) == 0.5
+    assert course.parse_value("5", "text") == "5"
+    assert course.parse_value("false") is False and course.parse_value("3") == 3
+    with pytest.raises(ValueError, match="expects true or false"):
+        course.parse_value("maybe", True)

@@ -75,3 +75,29 @@ def test_course_run_executes_lessons_in_order_and_summarises(tmp_path, capsys):
     assert "| Set5 | SRGAN | 29.40 |" in summary
     for name in ("05_alternating_training", "06_evaluation"):
         assert (run / f"{name}.ipynb").is_file() and (run / f"{name}.html").is_file()
+
+
+def test_a_given_weights_dir_is_used_and_text_values_are_typed(tmp_path):
+    """Lesson 06 scores the weights the user names, not lesson 05's output folder."""
+    from srgan_lib import course
+
+    lessons = tmp_path / "notebooks"
+    lessons.mkdir()
+    lesson(
+        lessons,
+        "06_evaluation",
+        'weights_dir = ""\nbundled_srresnet = True\noutput_dir = ""',
+        "from pathlib import Path\nassert bundled_srresnet is False, bundled_srresnet\n"
+        "Path(output_dir).mkdir(parents=True)\n"
+        "(Path(output_dir) / 'used.txt').write_text(weights_dir)",
+    )
+    mine = tmp_path / "my-weights"
+    (tmp_path / "run").mkdir()
+    run = course.run_lesson(
+        lessons / "06_evaluation.ipynb",
+        tmp_path / "run",
+        {"weights_dir": str(mine), "bundled_srresnet": "false"},
+        export_html=False,
+    )
+    assert run.error is None
+    assert (tmp_path / "run" / "06_evaluation" / "used.txt").read_text() == str(mine)
