@@ -161,9 +161,9 @@ def make_solutions(
 
 
 #: The lesson that scores lesson 05's weights, and what it runs with in a sweep of 05 (the
-#: bundled SRResNet is the same in every run, so it is left out of the table).
+#: shipped generators are the same in every run, so they are left out of the table).
 EVALUATION_LESSON = "06_evaluation"
-EVALUATION_PARAMETERS = {"bundled_srresnet": False}
+EVALUATION_PARAMETERS = {"shipped": False}
 
 
 def _run_name(index: int, parameters: dict, varied: list[str]) -> str:

@@ -48,8 +48,9 @@ GRADING_PARAMETERS = {
         "hr_size": 32,
         "num_blocks": 1,
         "vgg_weights": "none",
+        "srgan_start": "srresnet",  # SRGAN from the 1-block run, not the 16-block shipped G
     },
-    "06_evaluation": {"max_images": 1, "bundled_srresnet": False, "own_max_side": 64},
+    "06_evaluation": {"max_images": 1, "shipped": False, "own_max_side": 64},
 }
 #: Folder parameters that get a fresh empty folder per submission unless the teacher sets
 #: them, so that no submission reads what another one wrote (lesson 06's weights_dir).

@@ -86,8 +86,8 @@ def test_a_given_weights_dir_is_used_and_text_values_are_typed(tmp_path):
     lesson(
         lessons,
         "06_evaluation",
-        'weights_dir = ""\nbundled_srresnet = True\noutput_dir = ""',
-        "from pathlib import Path\nassert bundled_srresnet is False, bundled_srresnet\n"
+        'weights_dir = ""\nshipped = True\noutput_dir = ""',
+        "from pathlib import Path\nassert shipped is False, shipped\n"
         "Path(output_dir).mkdir(parents=True)\n"
         "(Path(output_dir) / 'used.txt').write_text(weights_dir)",
     )
@@ -96,7 +96,7 @@ def test_a_given_weights_dir_is_used_and_text_values_are_typed(tmp_path):
     run = course.run_lesson(
         lessons / "06_evaluation.ipynb",
         tmp_path / "run",
-        {"weights_dir": str(mine), "bundled_srresnet": "false"},
+        {"weights_dir": str(mine), "shipped": "false"},
         export_html=False,
     )
     assert run.error is None

@@ -357,15 +357,13 @@ def test_grading_parameters_fit_the_lessons_and_give_fresh_folders(tmp_path):
     lesson = nbformat.read(notebooks / "06_evaluation.ipynb", 4)
     first = grading.grading_parameters(lesson, "06_evaluation", None, tmp_path / "a")
     assert first["weights_dir"] == str(tmp_path / "a" / "weights_dir")
-    assert (tmp_path / "a" / "weights_dir").is_dir() and first["bundled_srresnet"] is False
-    given = {"weights_dir": "/teacher/run", "bundled_srresnet": "true", "max_images": "3"}
+    assert (tmp_path / "a" / "weights_dir").is_dir() and first["shipped"] is False
+    given = {"weights_dir": "/teacher/run", "shipped": "true", "max_images": "3"}
     second = grading.grading_parameters(lesson, "06_evaluation", given, tmp_path / "b")
-    assert (second["weights_dir"], second["bundled_srresnet"], second["max_images"]) == (
+    assert (second["weights_dir"], second["shipped"], second["max_images"]) == (
         "/teacher/run",
         True,
         3,
     )
     with pytest.raises(grading.GradingError, match="expects true or false"):
-        grading.grading_parameters(
-            lesson, "06_evaluation", {"bundled_srresnet": "maybe"}, tmp_path / "c"
-        )
+        grading.grading_parameters(lesson, "06_evaluation", {"shipped": "maybe"}, tmp_path / "c")
