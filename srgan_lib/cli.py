@@ -15,7 +15,6 @@ srgan course sweep LESSON -p epochs=5,20,100 --out DIR
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -56,17 +55,12 @@ def _data_download(args: argparse.Namespace) -> int:
 def _parse_parameters(pairs: list[str]) -> dict:
     """["epochs=5", "dataset=div2k"] -> {"epochs": 5, "dataset": "div2k"} (JSON values
     where they parse, strings otherwise)."""
-    import json
-
     parameters = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
             raise SystemExit(f"srgan: error: parameter {pair!r} is not KEY=VALUE (e.g. epochs=5)")
-        try:
-            parameters[key] = json.loads(value)
-        except json.JSONDecodeError:
-            parameters[key] = value
+        parameters[key] = _json_or_text(value)
     return parameters
 
 
@@ -129,6 +123,8 @@ def _course_sweep(args: argparse.Namespace) -> int:
 
 
 def _json_or_text(value):
+    """A string's JSON value where it parses ("5" -> 5, "[1, 2]" -> [1, 2]), else the
+    string itself; non-strings unchanged."""
     import json
 
     if not isinstance(value, str):
@@ -254,8 +250,8 @@ def _add_generator_options(parser: argparse.ArgumentParser) -> None:
 
 def _train_config(args: argparse.Namespace):
     """The TrainConfig a `srgan train` command line asks for, and its run directory.
-    Precedence: options given > SRGAN_VGG_WEIGHTS > --config file (or the resumed run's
-    config.json) > --preset."""
+    Precedence: options given > --config file (or the resumed run's config.json) >
+    --preset; a config that leaves vgg_weights unset uses $SRGAN_VGG_WEIGHTS."""
     from srgan_lib.training import TrainConfig
 
     options = {
@@ -269,7 +265,7 @@ def _train_config(args: argparse.Namespace):
         "save_interval": args.save_interval,
         "init_from": args.init_from,
         "content_loss": args.content_loss,
-        "vgg_weights": args.vgg_weights or os.environ.get("SRGAN_VGG_WEIGHTS"),
+        "vgg_weights": args.vgg_weights,
         "precision": args.precision,
     }
     changes = {key: value for key, value in options.items() if value is not None}
@@ -424,9 +420,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", help="run folder for per_image.csv, summary.csv, summary.md")
     _add_generator_options(evaluate)
     evaluate.set_defaults(func=_evaluate)
+    from srgan_lib.training import config as train_config  # no Keras import
+
     train = commands.add_parser("train", help="train SRResNet or SRGAN (resumable runs)")
-    train.add_argument("--stage", choices=["srresnet", "srgan"], help="default: srresnet")
-    train.add_argument("--preset", choices=["quick", "paper"], default="quick")
+    train.add_argument("--stage", choices=train_config.STAGES, help="default: srresnet")
+    train.add_argument("--preset", choices=train_config.PRESETS, default="quick")
     train.add_argument("--config", help="a config.json to start from (instead of --preset)")
     train.add_argument(
         "--data", help='"sample" (bundled images), "div2k" (downloaded) or a folder of HR images'
@@ -443,14 +441,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--save-interval", type=int, help="epochs between samples/checkpoints")
     train.add_argument("--run-dir", help="output folder (default: runs/<stage>)")
     train.add_argument("--init-from", help="SRGAN stage: an SRResNet run dir or weights file")
-    train.add_argument("--content-loss", choices=["vgg54", "vgg22", "mse"])
+    train.add_argument("--content-loss", choices=train_config.CONTENT_LOSSES)
     train.add_argument(
         "--vgg-weights",
         help='"imagenet", "none" (random: not the paper\'s loss) or a VGG19 weights file; '
         "default: $SRGAN_VGG_WEIGHTS, else imagenet",
     )
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
-    train.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"])
+    train.add_argument("--precision", choices=train_config.PRECISIONS)
     train.set_defaults(func=_train)
     return parser
 

@@ -56,11 +56,13 @@ class Results:
     summary: one row per (set, method) with the means over the set's images and the
     paper's figures where it has them: {"set", "method", "images", "psnr", "ssim",
     "paper_psnr", "paper_ssim"} (paper_* None when the paper has no such entry).
-    PSNR in dB, SSIM in [-1, 1].
+    PSNR in dB, SSIM in [-1, 1]. scale: the upscaling factor, also the border (pixels)
+    removed from each side before scoring.
     """
 
     per_image: list[dict] = field(default_factory=list)
     summary: list[dict] = field(default_factory=list)
+    scale: int = 4
 
 
 def paper_figures(set_name: str, method: str) -> tuple[float | None, float | None]:
@@ -98,7 +100,7 @@ def evaluate(
     Returns Results with per-image and per-set Y-channel PSNR (dB) and SSIM, computed
     after removing `scale` pixels from each side. The paper's figures are x4 only.
     """
-    results = Results()
+    results = Results(scale=scale)
     for set_name in sets:
         pairs = data.load_benchmark(set_name, root, scale=scale)
         for name, method in methods.items():
@@ -165,7 +167,8 @@ def save_results(results: Results, run_dir: str | Path) -> Path:
     _write_csv(results.per_image, PER_IMAGE_FIELDS, run_dir / "per_image.csv")
     _write_csv(results.summary, SUMMARY_FIELDS, run_dir / "summary.csv")
     note = (
-        "x4, PSNR and SSIM on the Y channel (ITU-R BT.601), 4 border pixels removed, mean "
+        f"x{results.scale}, PSNR and SSIM on the Y channel (ITU-R BT.601), {results.scale} "
+        "border pixels removed, mean "
         "over each set's images. Paper: Ledig et al., CVPR 2017, Table 2 (its SSIM used "
         "another implementation, so compare SSIM only within a column).\n"
     )
