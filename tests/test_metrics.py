@@ -61,6 +61,13 @@ def test_ssim_of_flat_images_is_the_luminance_term(a, b, expected):
     assert metrics.ssim(hr, sr) == pytest.approx(expected, abs=1e-8)
 
 
+def test_ssim_of_flat_rgb_images_is_taken_on_y():
+    """Grey RGB 100 and 110 have Y = 16 + 219 v / 255 = 101.882353 and 110.470588, so
+    SSIM = (2ab + C1) / (a^2 + b^2 + C1) = 22516.5094 / 22590.2672 = 0.99673498."""
+    sr, hr = np.full((24, 24, 3), 100, np.uint8), np.full((24, 24, 3), 110, np.uint8)
+    assert metrics.ssim(sr, hr) == pytest.approx(0.99673498, abs=1e-8)
+
+
 def test_grayscale_and_bad_inputs(rng):
     gray = rng.integers(0, 256, (20, 20), dtype=np.uint8)
     assert metrics.psnr(gray, gray) == float("inf")
