@@ -158,24 +158,40 @@ def test_gan_updates_touch_only_their_own_model():
     gan = training.build_training_model(tiny("srgan", content_loss="mse"))
     lr, hr = data.CropDataset(data.load_training_pairs("sample", 4), 2, 32, 1)[0]
     g, d = gan.generator, gan.discriminator
+
+    def numpy(x) -> np.ndarray:
+        return keras.ops.convert_to_numpy(x).astype("float64")
+
+    # D's update sees HR and SR in one batch, in training mode (batch statistics).
+    sr = g(lr, training=False)
+    real, fake = np.split(numpy(d(keras.ops.concatenate([hr, sr], axis=0), training=True)), 2)
     g_before, d_before = snapshot(g.weights), snapshot(d.weights)
     g_opt, d_opt = snapshot(gan.g_optimizer.variables), snapshot(gan.d_optimizer.variables)
 
     logs = gan.discriminator_step(lr, hr)
-    assert (
-        changed(g_before, g.weights) == set() and changed(g_opt, gan.g_optimizer.variables) == set()
-    )
+    assert changed(g_before, g.weights) == set()
+    assert changed(g_opt, gan.g_optimizer.variables) == set()
     assert changed(d_before, d.weights) == paths(d.weights)  # every weight, BN statistics too
-    assert int(gan.d_optimizer.iterations.numpy()) == 1 and np.isfinite(logs["d_loss"])
+    assert int(gan.d_optimizer.iterations.numpy()) == 1
+    assert logs["d_real"] == pytest.approx(real.mean(), rel=1e-4)
+    assert logs["d_fake"] == pytest.approx(fake.mean(), rel=1e-4)
+    bce = -np.log(real).mean() - np.log(1 - fake).mean()  # Eq. 2
+    assert logs["d_loss"] == pytest.approx(bce, rel=1e-3)
 
+    # G's update: G in training mode, D in inference mode.
+    sr = g(lr, training=True)
+    content = np.mean((numpy(hr) - numpy(sr)) ** 2)
+    adversarial = -np.log(numpy(d(sr, training=False))).mean()  # Eq. 6
+    g_before = snapshot(g.weights)
     d_after, d_opt = snapshot(d.weights), snapshot(gan.d_optimizer.variables)
     logs = gan.generator_step(lr, hr)
-    assert (
-        changed(d_after, d.weights) == set() and changed(d_opt, gan.d_optimizer.variables) == set()
-    )
+    assert changed(d_after, d.weights) == set()
+    assert changed(d_opt, gan.d_optimizer.variables) == set()
     assert changed(g_before, g.weights) == paths(g.weights)
     assert int(gan.g_optimizer.iterations.numpy()) == 1
-    assert logs["g_loss"] == pytest.approx(logs["content_loss"] + 1e-3 * logs["adversarial_loss"])
+    assert logs["content_loss"] == pytest.approx(content, rel=1e-4)
+    assert logs["adversarial_loss"] == pytest.approx(adversarial, rel=1e-3)
+    assert logs["g_loss"] == pytest.approx(content + 1e-3 * adversarial, rel=1e-4)
 
 
 def test_each_update_moves_its_model_the_right_way():
