@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 KERNEL := srgan-course
 
-.PHONY: setup course student test lint clean colab-check
+.PHONY: setup course student test lint clean colab-check mutation
 
 setup: $(VENV)/.installed
 
@@ -44,5 +44,33 @@ lint: setup
 colab-check:
 	bash .ci/colab/check.sh
 
+# Mutation testing (slow, not in CI): which mutants of layers, the adversarial and pixel
+# losses, metrics and the GAN step (objectives, TensorFlow half-steps) the tests miss.
+# Configured in pyproject.toml [tool.mutmut]; `$(VENV)/bin/mutmut browse` shows survivors.
+MUTANTS := "srgan_lib.metrics.*" "srgan_lib.layers.*" \
+	"srgan_lib.losses.x_generator_adversarial_loss*" "srgan_lib.losses.x_discriminator_loss*" \
+	"srgan_lib.losses.x_perceptual_loss*" "srgan_lib.losses.x__binary_crossentropy*" \
+	"srgan_lib.losses.x_pixel_mse*" "srgan_lib.training*xǁSRGANǁ_discriminator_objective*" \
+	"srgan_lib.training*xǁSRGANǁ_generator_objective*" "srgan_lib.training*xǁSRGANǁ_tf_*"
+mutation: setup
+	$(PY) -m pip install -q -e ".[mutation]"
+	SRGAN_VGG_WEIGHTS=none SRGAN_SHARED_DATA=$${SRGAN_SHARED_DATA:-$(abspath ../shared/data)} \
+		KERAS_BACKEND=tensorflow $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS)
+	$(VENV)/bin/mutmut results --all true | $(PY) -c "$$MUTATION_SUMMARY" $(MUTANTS)
+
+define MUTATION_SUMMARY
+import collections, fnmatch, sys
+status = collections.Counter()
+for line in sys.stdin:
+    name, _, result = line.strip().rpartition(": ")
+    if any(fnmatch.fnmatch(name, p) for p in sys.argv[1:]):
+        status[result] += 1
+tried = sum(status.values()) - status["not checked"]
+missed = status["survived"] + status["no tests"]
+print(dict(status))
+print(f"surviving mutants: {missed} of {tried} ({100 * missed / max(tried, 1):.1f}%)")
+endef
+export MUTATION_SUMMARY
+
 clean:
-	rm -rf $(VENV) .venv-colab runs dist
+	rm -rf $(VENV) .venv-colab runs dist mutants

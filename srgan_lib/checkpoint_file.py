@@ -15,9 +15,9 @@ class DamagedCheckpointError(ValueError):
     """A checkpoint file cannot be read back completely."""
 
 
-def read(path: str | Path) -> tuple[dict, list[np.ndarray], list[np.ndarray]]:
-    """(metadata, model weights, optimizer variables) of a checkpoint written by
-    `training.save_checkpoint`. metadata holds at least "epoch" (int) and "config" (dict).
+def read(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """(metadata, {name: array}) of a checkpoint written by `training.save_checkpoint`:
+    every array but "meta". metadata holds at least "epoch" (int) and "config" (dict).
 
     Raises:
         FileNotFoundError: no file at `path`.
@@ -28,10 +28,8 @@ def read(path: str | Path) -> tuple[dict, list[np.ndarray], list[np.ndarray]]:
         raise FileNotFoundError(f"No checkpoint at {path}.")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            names = sorted(archive.files)
             meta = json.loads(str(archive["meta"]))
-            weights = [archive[n] for n in names if n.startswith("weight_")]
-            optimizer = [archive[n] for n in names if n.startswith("optimizer_")]
+            arrays = {name: archive[name] for name in archive.files if name != "meta"}
         if not (isinstance(meta.get("epoch"), int) and isinstance(meta.get("config"), dict)):
             raise KeyError("epoch/config")
     except (OSError, ValueError, KeyError, EOFError, AttributeError, zipfile.BadZipFile) as err:
@@ -41,4 +39,4 @@ def read(path: str | Path) -> tuple[dict, list[np.ndarray], list[np.ndarray]]:
             "overwritten or another file), so this run cannot be resumed from it. Restore it "
             "from a copy, or start a new run in another --run-dir."
         ) from err
-    return meta, weights, optimizer
+    return meta, arrays

@@ -429,8 +429,8 @@ def _add_generator_options(parser: argparse.ArgumentParser) -> None:
 
 def _train_config(args: argparse.Namespace):
     """The TrainConfig a `srgan train` command line asks for, and its run directory.
-    Precedence: options given > SRGAN_VGG_WEIGHTS > --config file (or the resumed run's
-    config.json) > --preset."""
+    Precedence: options given > --config file (or the resumed run's config.json) >
+    --preset; a config that leaves vgg_weights unset uses $SRGAN_VGG_WEIGHTS."""
     from srgan_lib.training import TrainConfig
 
     options = {
@@ -444,7 +444,7 @@ def _train_config(args: argparse.Namespace):
         "save_interval": args.save_interval,
         "init_from": args.init_from,
         "content_loss": args.content_loss,
-        "vgg_weights": args.vgg_weights or os.environ.get("SRGAN_VGG_WEIGHTS"),
+        "vgg_weights": args.vgg_weights,
         "precision": args.precision,
     }
     changes = {key: value for key, value in options.items() if value is not None}
@@ -730,10 +730,11 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--sets", default="Set5,Set14,BSD100", help="benchmarks for the cards")
     card.add_argument("--data-dir", help="folder holding Set5/HR, ... (as evaluate)")
     card.set_defaults(func=_models_card)
+    from srgan_lib.training import config as train_config  # no Keras import
 
     train = commands.add_parser("train", help="train SRResNet or SRGAN (resumable runs)")
-    train.add_argument("--stage", choices=["srresnet", "srgan"], help="default: srresnet")
-    train.add_argument("--preset", choices=["quick", "paper"], default="quick")
+    train.add_argument("--stage", choices=train_config.STAGES, help="default: srresnet")
+    train.add_argument("--preset", choices=train_config.PRESETS, default="quick")
     train.add_argument("--config", help="a config.json to start from (instead of --preset)")
     train.add_argument(
         "--data", help='"sample" (bundled images), "div2k" (downloaded) or a folder of HR images'
@@ -752,14 +753,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--save-interval", type=_count(1), help="epochs between samples/checkpoints")
     train.add_argument("--run-dir", help="output folder (default: runs/<stage>)")
     train.add_argument("--init-from", help="SRGAN stage: an SRResNet run dir or weights file")
-    train.add_argument("--content-loss", choices=["vgg54", "vgg22", "mse"])
+    train.add_argument("--content-loss", choices=train_config.CONTENT_LOSSES)
     train.add_argument(
         "--vgg-weights",
         help='"imagenet", "none" (random: not the paper\'s loss) or a VGG19 weights file; '
         "default: $SRGAN_VGG_WEIGHTS, else imagenet",
     )
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
-    train.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"])
+    train.add_argument("--precision", choices=train_config.PRECISIONS)
     train.set_defaults(func=_train)
     return parser
 

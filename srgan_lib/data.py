@@ -21,6 +21,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from srgan_lib import validation
 from srgan_lib.files import atomic_write
 
+# PIL modes with one grey plane: HIGH_DEPTH_MODES (16/32-bit, scaled to 8 bits when
+# read) and the 8-bit ones, with or without alpha.
+HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "F")
+GRAYSCALE_MODES = ("1", "L", "LA", "La", *HIGH_DEPTH_MODES)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 SAMPLE_IMAGE_FILES = {
     "astronaut": "astronaut.png",
@@ -88,7 +92,7 @@ def load_image(path: str | Path) -> np.ndarray:
 
 def to_rgb_array(img: Image.Image) -> np.ndarray:
     """A PIL image of any mode as uint8 RGB (H, W, 3), converted as `load_image` says."""
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+    if img.mode in HIGH_DEPTH_MODES:
         arr = np.asarray(img, dtype=np.float64)
         peak = 65535.0 if arr.max() > 255 else 255.0
         if img.mode == "F" and arr.max() <= 1.0:

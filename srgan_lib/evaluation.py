@@ -63,10 +63,12 @@ class Results:
     entry, or when the set was scored in part: images < expected, and a part's mean is
     never set beside the paper's whole-set figure).
     PSNR in dB, SSIM in [-1, 1], detail: `metrics.detail` (1.0: as much fine detail as HR).
+    scale: the upscaling factor, also the border (pixels) removed from each side.
     """
 
     per_image: list[dict] = field(default_factory=list)
     summary: list[dict] = field(default_factory=list)
+    scale: int = 4
 
 
 def paper_figures(set_name: str, method: str) -> tuple[float | None, float | None]:
@@ -108,7 +110,7 @@ def evaluate(
     Returns Results with per-image and per-set Y-channel PSNR (dB) and SSIM, computed
     after removing `scale` pixels from each side. The paper's figures are x4 only.
     """
-    results = Results()
+    results = Results(scale=scale)
     for set_name in sets:
         pairs = data.load_benchmark(set_name, root, scale=scale, partial=partial)
         present, missing = data.benchmark_status(set_name, root, scale)
@@ -185,7 +187,8 @@ def save_results(results: Results, run_dir: str | Path, overwrite: bool = False)
     them exists, unless `overwrite`."""
     run_dir = Path(run_dir)
     note = (
-        "x4, PSNR and SSIM on the Y channel (ITU-R BT.601), 4 border pixels removed, mean "
+        f"x{results.scale}, PSNR and SSIM on the Y channel (ITU-R BT.601), {results.scale} "
+        "border pixels removed, mean "
         "over each set's images. Paper: Ledig et al., CVPR 2017, Table 2 (its SSIM used "
         "another implementation, so compare SSIM only within a column). detail: high-frequency "
         "energy of SR relative to HR (`metrics.detail`; 1.0 = as much fine detail as HR, "

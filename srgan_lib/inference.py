@@ -169,7 +169,7 @@ def read_image(path: str | Path) -> np.ndarray:
     Raises data.ImageReadError naming the path if the file cannot be read."""
     img = data.open_image(path)
     rgb = data.to_rgb_array(img)
-    gray = img.mode in ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F")
+    gray = img.mode in data.GRAYSCALE_MODES
     has_alpha = "A" in img.getbands() or "transparency" in img.info
     planes = [rgb[..., :1] if gray else rgb]
     if has_alpha:

@@ -162,7 +162,13 @@ def test_crop_dataset_feeds_model_fit(rng):
 
 def test_conversions_round_trip(random_image):
     np.testing.assert_array_equal(data.to_uint8(data.to_hr_target(random_image)), random_image)
-    assert data.to_lr_input(random_image).max() <= 1.0
+    lr = data.to_lr_input(random_image)
+    assert lr.dtype == np.float32
+    np.testing.assert_allclose(lr * 255.0, random_image, atol=1e-4)  # [0, 1], exactly /255
+    assert data.to_lr_input(np.array([0, 51, 255], np.uint8)).tolist() == pytest.approx([0, 0.2, 1])
+    hr = data.to_hr_target(np.array([0, 51, 255], np.uint8))
+    assert hr.tolist() == pytest.approx([-1.0, -0.6, 1.0])
+    assert data.to_uint8(np.array([-2.0, -1.0, 0.0, 1.0, 2.0])).tolist() == [0, 0, 128, 255, 255]
 
 
 def test_load_div2k_pairs_shipped_lr_images(tmp_path, random_image):

@@ -109,10 +109,13 @@ def test_save_results_writes_three_files(tmp_path):
     )
     evaluation.save_results(results, tmp_path / "run")
     assert _summary(tmp_path / "run")[("Set5", "m")]["psnr"] == "30.0"
-    assert (
-        "| Set5 | m | 1 | 30.00 | – | 0.9000 | – | 0.50 |"
-        in (tmp_path / "run/summary.md").read_text()
-    )
+    text = (tmp_path / "run/summary.md").read_text()
+    assert "| Set5 | m | 1 | 30.00 | – | 0.9000 | – | 0.50 |" in text
+    assert "x4," in text and "4 border pixels" in text
+    results.scale = 2
+    evaluation.save_results(results, tmp_path / "x2")
+    text = (tmp_path / "x2/summary.md").read_text()
+    assert "x2," in text and "2 border pixels" in text and "x4" not in text
 
 
 # ------------------------------------------------------------------------- upscale

@@ -129,6 +129,19 @@ def test_read_image_keeps_layout(tmp_path, mode, shape):
     np.testing.assert_array_equal(inference.read_image(path), pixels)
 
 
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "I;16", "I", "F"])
+def test_every_grayscale_mode_reads_as_one_plane(tmp_path, mode):
+    """inference.read_image and data.load_image agree on which PIL modes are grey
+    (one list, data.GRAYSCALE_MODES) and on their 8-bit values."""
+    assert mode in data.GRAYSCALE_MODES
+    path = tmp_path / "x.tif"
+    Image.new(mode, (7, 5), 1).save(path)
+    image = inference.read_image(path)
+    assert image.shape == ((5, 7, 2) if "A" in mode else (5, 7))
+    grey = image[..., 0] if image.ndim == 3 else image
+    np.testing.assert_array_equal(grey, data.load_image(path)[..., 0])
+
+
 def test_read_image_palette_with_transparency(tmp_path):
     img = Image.new("P", (6, 5))
     img.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)

@@ -86,6 +86,15 @@ def test_pixel_mse(rng):
 def test_adversarial_losses_values_and_safety():
     half = np.full((4, 1), 0.5, "float32")
     np.testing.assert_allclose(float(losses.generator_adversarial_loss(half)), np.log(2), rtol=1e-5)
+    # -log D(G(lr)): small when D takes SR for real (target 1, not 0: that would be log 4/3).
+    quarter = np.full((4, 1), 0.25, "float32")
+    np.testing.assert_allclose(
+        float(losses.generator_adversarial_loss(quarter)), np.log(4), rtol=1e-5
+    )
+    real, fake = np.full((4, 1), 0.8, "float32"), np.full((4, 1), 0.1, "float32")
+    np.testing.assert_allclose(
+        float(losses.discriminator_loss(real, fake)), -np.log(0.8) - np.log(0.9), rtol=1e-5
+    )
     np.testing.assert_allclose(
         float(losses.discriminator_loss(half, half)), 2 * np.log(2), rtol=1e-5
     )

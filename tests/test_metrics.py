@@ -50,6 +50,24 @@ def test_ssim_is_skimage_gaussian_ssim_on_y(rng):
     assert 0 < metrics.ssim(sr, hr, y_channel=False) < 1
 
 
+@pytest.mark.parametrize("a, b, expected", [(100, 110, 0.99547644), (16, 235, 0.13564320)])
+def test_ssim_of_flat_images_is_the_luminance_term(a, b, expected):
+    """Reference values by hand: for flat images the variances and covariance are 0, so
+    SSIM = (2ab + C1) / (a^2 + b^2 + C1) with C1 = (0.01 * 255)^2 = 6.5025 (Wang et al.,
+    IEEE TIP 2004, Eq. 13 with K1 = 0.01, L = 255): 22006.5025 / 22106.5025 = 0.99547644
+    for (100, 110) and 7526.5025 / 55487.5025 = 0.13564320 for (16, 235)."""
+    sr, hr = np.full((24, 24), a, np.uint8), np.full((24, 24), b, np.uint8)
+    assert metrics.ssim(sr, hr) == pytest.approx(expected, abs=1e-8)
+    assert metrics.ssim(hr, sr) == pytest.approx(expected, abs=1e-8)
+
+
+def test_ssim_of_flat_rgb_images_is_taken_on_y():
+    """Grey RGB 100 and 110 have Y = 16 + 219 v / 255 = 101.882353 and 110.470588, so
+    SSIM = (2ab + C1) / (a^2 + b^2 + C1) = 22516.5094 / 22590.2672 = 0.99673498."""
+    sr, hr = np.full((24, 24, 3), 100, np.uint8), np.full((24, 24, 3), 110, np.uint8)
+    assert metrics.ssim(sr, hr) == pytest.approx(0.99673498, abs=1e-8)
+
+
 def test_grayscale_and_bad_inputs(rng):
     gray = rng.integers(0, 256, (20, 20), dtype=np.uint8)
     assert metrics.psnr(gray, gray) == float("inf")

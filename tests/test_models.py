@@ -24,6 +24,12 @@ def test_generator_output_shape_and_range(scale, size, expected, rng):
     sr = keras.ops.convert_to_numpy(generator(lr, training=False))
     assert sr.shape == (2, *expected, 3)
     assert sr.min() >= -1.0 and sr.max() <= 1.0
+    # Push the last convolution far out of [-1, 1]: tanh must squash it to +-1.
+    tail = generator.get_layer("tail_conv")
+    tail.bias.assign(np.array([10.0, -10.0, 0.0], "float32"))
+    sr = keras.ops.convert_to_numpy(generator(lr, training=False))
+    assert sr.min() >= -1.0 and sr.max() <= 1.0
+    assert sr[..., 0].min() > 0.99 and sr[..., 1].max() < -0.99
 
 
 def test_generator_rejects_unsupported_scale():

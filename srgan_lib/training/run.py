@@ -1,0 +1,326 @@
+"""One training run: the compiled model for a stage, the callbacks that record it
+(history, samples, checkpoints, the NaN guard), the exported generator, and `train`."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import random
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+from PIL import Image
+
+from srgan_lib import data, losses, models, runlock, runtime
+from srgan_lib.training.checkpoint import (
+    CHECKPOINT,
+    atomic_write,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+    truncate_history,
+)
+from srgan_lib.training.config import TrainConfig
+from srgan_lib.training.gan import SRGAN, SRGAN_METRICS
+from srgan_lib.training.optim import (
+    LearningRateSchedule,
+    dtype_policy,
+    jit_compile,
+    make_optimizer,
+)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or infinite during training."""
+
+
+# ------------------------------------------------------------------- building
+
+
+def build_training_model(config: TrainConfig) -> keras.Model:
+    """The compiled model `fit` trains for `config.stage`, with fresh weights.
+
+    "srresnet": the generator, compiled with the pixel MSE (Eq. 4) and Adam.
+    "srgan": an `SRGAN` (generator, discriminator, VGG unless content_loss="mse").
+    Models are built under `config.precision`; their variables stay float32.
+    """
+    jit = jit_compile(config)
+    with dtype_policy(config.precision):
+        generator = models.build_generator(
+            config.scale, config.num_blocks, config.filters, config.bn_momentum
+        )
+        if config.stage == "srresnet":
+            generator.compile(
+                optimizer=make_optimizer(config, "g_optimizer"),
+                loss=losses.pixel_mse,
+                jit_compile=jit,
+                steps_per_execution=config.steps_per_execution,
+            )
+            generator.optimizer.build(generator.trainable_variables)
+            return generator
+        discriminator = models.build_discriminator(
+            config.hr_size, config.disc_filters, config.bn_momentum
+        )
+        vgg = None
+        if config.content_loss != "mse":
+            weights = runtime.vgg_weights_setting(config.vgg_weights)
+            if weights is None:
+                warnings.warn(
+                    "VGG19 has random weights (vgg_weights='none'): the perceptual loss is "
+                    "then not the paper's. Use 'imagenet' or a VGG19 weights file for that.",
+                    stacklevel=2,
+                )
+            vgg = losses.build_vgg_feature_extractor(config.content_loss, weights)
+    gan = SRGAN(generator, discriminator, vgg, name="srgan")
+    gan.compile(
+        make_optimizer(config, "g_optimizer"),
+        make_optimizer(config, "d_optimizer"),
+        content_loss=config.content_loss,
+        adversarial_weight=config.adversarial_weight,
+        jit_compile=jit,
+        steps_per_execution=config.steps_per_execution,
+    )
+    return gan
+
+
+def generator_of(model: keras.Model) -> keras.Model:
+    """The generator inside a training model (the model itself for SRResNet)."""
+    return model.generator if isinstance(model, SRGAN) else model
+
+
+def init_generator_from(generator: keras.Model, source: str | Path, config: TrainConfig) -> Path:
+    """Copy SRResNet weights into `generator` (built from `config`). source: a run
+    directory (its generator.weights.h5) or a `.weights.h5` / `.keras` file. Returns the
+    file used; raises models.WeightsMismatchError when the architectures differ."""
+    path = Path(source)
+    if path.is_dir():
+        path = path / "generator.weights.h5"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{source} holds no generator.weights.h5: did its SRResNet run finish? "
+                "Pass a finished run directory or a generator weights file to --init-from."
+            )
+    loaded = models.load_generator(
+        path, scale=config.scale, num_blocks=config.num_blocks, filters=config.filters
+    )
+    generator.set_weights(loaded.get_weights())
+    return path
+
+
+# --------------------------------------------------------------------- samples
+
+
+def sample_grid(generator: keras.Model, lr: np.ndarray, hr: np.ndarray) -> np.ndarray:
+    """One row per crop: LR (nearest-neighbour upscaled), bicubic, SR, HR, 4 px apart.
+
+    lr: uint8 (N, s, s, 3); hr: uint8 (N, S, S, 3). Returns uint8 (N*(S+4)-4, 4*S+12, 3).
+    """
+    scale = hr.shape[1] // lr.shape[1]
+    sr = data.to_uint8(generator(data.to_lr_input(lr), training=False))
+    rows = []
+    for i in range(len(lr)):
+        nearest = lr[i].repeat(scale, axis=0).repeat(scale, axis=1)
+        tiles = [nearest, data.bicubic_upscale(lr[i], scale), sr[i], hr[i]]
+        gap = np.full((hr.shape[1], 4, 3), 255, np.uint8)
+        rows.append(np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1))
+    blank = np.full((4,) + rows[0].shape[1:], 255, np.uint8)
+    return np.concatenate([r for row in rows for r in (row, blank)][:-1], axis=0)
+
+
+# ------------------------------------------------------------------- callbacks
+
+
+class _DataEpoch(keras.callbacks.Callback):
+    """Feed epoch e the batches (seed, e, index): CropDataset's own counter also moves
+    when Keras peeks at the data before training."""
+
+    def __init__(self, dataset: data.CropDataset):
+        super().__init__()
+        self.dataset = dataset
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.dataset.epoch = epoch
+
+
+class _NaNGuard(keras.callbacks.Callback):
+    """Raise NonFiniteLossError at the first NaN or infinite loss, before the epoch's
+    checkpoint could be written, so the last good checkpoint stays as it was."""
+
+    def __init__(self, steps_per_epoch: int, checkpoint: Path):
+        super().__init__()
+        self.steps_per_epoch, self.checkpoint, self.epoch = steps_per_epoch, checkpoint, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        for name, value in (logs or {}).items():
+            if not math.isfinite(float(value)):
+                step = self.epoch * self.steps_per_epoch + batch + 1
+                kept = (
+                    f"The last good checkpoint is {self.checkpoint}: resume from it (with a "
+                    "lower learning_rate, or float32)"
+                    if self.checkpoint.is_file()
+                    else "No checkpoint was written yet"
+                )
+                raise NonFiniteLossError(
+                    f"{name} is {float(value)} at epoch {self.epoch + 1}, step {step} (batch "
+                    f"{batch + 1} of the epoch). {kept}; check the data for NaN or inf."
+                )
+
+
+class _RunRecorder(keras.callbacks.Callback):
+    """history.csv every epoch; samples and a checkpoint every `save_interval` epochs
+    and after the last one."""
+
+    def __init__(self, config: TrainConfig, run_dir: Path, columns: list[str], crops):
+        super().__init__()
+        self.config, self.run_dir, self.columns, self.crops = config, run_dir, columns, crops
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        history = self.run_dir / "history.csv"
+        new_file = not history.is_file()
+        with open(history, "a", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            if new_file:
+                writer.writerow(["epoch", *self.columns])
+            writer.writerow([done, *(f"{float(logs[c]):.6g}" for c in self.columns)])
+            handle.flush()
+            os.fsync(handle.fileno())
+        if done % self.config.save_interval == 0 or done == self.config.epochs:
+            grid = sample_grid(generator_of(self.model), *self.crops)
+            atomic_write(
+                self.run_dir / "samples" / f"epoch_{done:04d}.png",
+                lambda tmp: Image.fromarray(grid).save(tmp, format="PNG"),
+            )
+            save_checkpoint(self.model, self.run_dir / CHECKPOINT, self.config, done)
+
+
+# ------------------------------------------------------------------------ train
+
+
+def export_generator(generator: keras.Model, config: TrainConfig, run_dir: str | Path) -> Path:
+    """Write generator.weights.h5 and generator.keras (float32, uncompiled) into
+    `run_dir`, loadable with `models.load_generator`. Returns the weights file."""
+    run_dir = Path(run_dir)
+    with dtype_policy("float32"):
+        copy = models.build_generator(
+            config.scale, config.num_blocks, config.filters, config.bn_momentum
+        )
+    copy.set_weights(generator.get_weights())
+    atomic_write(run_dir / "generator.weights.h5", lambda tmp: copy.save_weights(tmp))
+    atomic_write(run_dir / "generator.keras", lambda tmp: copy.save(tmp))
+    return run_dir / "generator.weights.h5"
+
+
+def train(
+    config: TrainConfig | None,
+    run_dir: str | Path,
+    resume: bool = False,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int | str = 2,
+) -> keras.Model:
+    """`_train_locked` holding `run_dir`'s lock (runlock.hold): a second train or resume of
+    the same run while this one is alive raises runlock.RunLockedError. The config is
+    validated first, so a bad value leaves no folder behind."""
+    if config is not None:
+        config.validate()
+    with runlock.hold(run_dir):
+        return _train_locked(config, run_dir, resume, callbacks, verbose)
+
+
+def _train_locked(
+    config: TrainConfig | None,
+    run_dir: str | Path,
+    resume: bool = False,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int | str = 2,
+) -> keras.Model:
+    """Train one stage into `run_dir`, which then holds:
+        config.json              the TrainConfig (a run can start from it: `--config`)
+        history.csv              one row per epoch: epoch, then the epoch-mean metrics
+        samples/epoch_0005.png   rows of LR (nearest), bicubic, SR, HR for fixed crops
+        checkpoints/last.npz     everything needed to resume exactly (written atomically)
+        generator.weights.h5     the trained generator (also generator.keras), for
+                                 `models.load_generator`
+
+    config: the settings; with resume=True it may be None (use the checkpoint's config)
+    or differ from it in anything but `config.architecture()`: the learning rate, its
+    schedule, epochs, steps per epoch, precision, content loss... take effect from the
+    resumed epoch on. resume: continue from `run_dir`'s checkpoint; the same config,
+    seed and backend give the same weights as a run that never stopped.
+    callbacks: extra Keras callbacks, run after the library's own; for the SRGAN stage
+    `model.optimizer` stands for both optimizers (`model.g_optimizer`, `model.d_optimizer`).
+    Returns the trained model (the generator, or the SRGAN model).
+    Raises NonFiniteLossError on a NaN/inf loss, ArchitectureMismatchError naming each
+    setting that cannot change on resume, CheckpointError for an unusable checkpoint.
+    """
+    run_dir = Path(run_dir)
+    checkpoint = run_dir / CHECKPOINT
+    if resume:
+        if not checkpoint.is_file():
+            raise FileNotFoundError(
+                f"No checkpoint at {checkpoint} to resume from. Start the run without "
+                "--resume, or point --resume at a run directory that has one."
+            )
+        saved = TrainConfig.from_dict(read_checkpoint(checkpoint)[0]["config"])
+        config = saved if config is None else config
+        config.check_resumable_from(saved, str(run_dir))
+    elif checkpoint.is_file():
+        raise FileExistsError(
+            f"{run_dir} already holds a run. Resume it (--resume {run_dir}) or choose "
+            "another --run-dir."
+        )
+    if config is None:
+        raise ValueError("train() needs a TrainConfig unless it resumes a run.")
+    config.validate()
+    if config.vgg_weights is None:  # config.json records the weights actually used
+        config = config.replace(vgg_weights=runtime.vgg_weights_setting() or "none")
+
+    random.seed(config.seed)  # Keras draws layer initial weights from Python's RNG
+    np.random.seed(config.seed)
+    # Loaded afresh each run (not cached): a changed folder is seen, memory is freed.
+    pairs = data.load_training_pairs(config.data, config.scale, config.max_images)
+    dataset = data.CropDataset(
+        pairs,
+        config.batch_size,
+        config.hr_size,
+        config.steps_per_epoch,
+        config.seed,
+        config.augment,
+    )
+    model = build_training_model(config)
+    start = 0
+    if resume:
+        start = load_checkpoint(model, checkpoint)
+        truncate_history(run_dir / "history.csv", start)
+    elif config.stage == "srgan" and config.init_from:
+        used = init_generator_from(model.generator, config.init_from, config)
+        print(f"SRGAN generator initialised from {used}")
+    elif config.stage == "srgan":
+        print("No --init-from: the SRGAN stage starts from a random generator, not SRResNet.")
+    config.to_json(run_dir / "config.json")
+
+    columns = list(SRGAN_METRICS) if config.stage == "srgan" else ["loss"]
+    crops = data.center_crops(pairs[:4], config.hr_size)
+    recorder = _RunRecorder(config, run_dir, columns, crops)
+    guard = _NaNGuard(config.steps_per_epoch, checkpoint)
+    # The library's callbacks run first: extra ones then see this epoch's history row
+    # and may override the learning rate the schedule set.
+    own = [LearningRateSchedule(config, start), _DataEpoch(dataset), guard, recorder]
+    if start < config.epochs:
+        model.fit(
+            dataset,
+            epochs=config.epochs,
+            initial_epoch=start,
+            shuffle=False,  # batch order from Keras' (unsaved) global RNG would break resume
+            callbacks=[*own, *callbacks],
+            verbose=verbose,
+        )
+    export_generator(generator_of(model), config, run_dir)
+    return model
