@@ -106,7 +106,7 @@ def check_train_config(config) -> None:
     check_number("beta_1", c.beta_1, 0.0, 1.0)
     check_choice("content_loss", c.content_loss, CONTENT_LOSSES)
     check_number("adversarial_weight", c.adversarial_weight, 0.0)
-    check_text("vgg_weights", c.vgg_weights)
+    check_text("vgg_weights", c.vgg_weights, allow_none=True)
     check_text("init_from", c.init_from, allow_none=True)
     check_choice("precision", c.precision, PRECISIONS)
     if c.jit_compile != "auto":
