@@ -120,9 +120,14 @@ def test_srgan_upscale_any_input(tiny_weights, case, capsys):
 
 
 def _checkpoint_bytes() -> bytes:
-    """A checkpoint in `training.save_checkpoint`'s layout: weights, optimizer, meta."""
-    arrays = {"weight_0000": np.ones((3, 3), np.float32), "optimizer_0000": np.zeros(2)}
-    arrays["meta"] = np.array(json.dumps({"epoch": 1, "step": 2, "config": {"stage": "srresnet"}}))
+    """A checkpoint in `training.save_checkpoint`'s layout: arrays keyed by variable path
+    (weights, optimizer state), and meta."""
+    arrays = {
+        "generator/head_conv/kernel": np.ones((3, 3), np.float32),
+        "g_optimizer/adam/iteration": np.array(2, np.int64),
+    }
+    meta = {"format": 2, "epoch": 1, "step": 2, "config": {"stage": "srresnet"}}
+    arrays["meta"] = np.array(json.dumps(meta))
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
@@ -152,11 +157,12 @@ def test_checkpoint_loading_damaged_bytes(raw):
         path = Path(folder) / "last.npz"
         path.write_bytes(raw)
         try:
-            meta, weights, _ = checkpoint_file.read(path)
+            meta, arrays = checkpoint_file.read(path)
         except checkpoint_file.DamagedCheckpointError as err:
             assert "\n" not in str(err) and "allow_pickle" not in str(err)
         else:  # a flip that left the file readable: the values are still well formed
-            assert isinstance(meta["epoch"], int) and all(w.dtype.kind == "f" for w in weights)
+            assert isinstance(meta["epoch"], int)
+            assert all(a.dtype.kind in "fiu" for a in arrays.values())
         assert path.read_bytes() == raw
 
 
