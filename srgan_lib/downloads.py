@@ -16,7 +16,6 @@ set5 = download("Set5")  # data/Set5/HR/img_001.png ... data/Set5/LR_bicubic_x4/
 from __future__ import annotations
 
 import errno
-import hashlib
 import http.client
 import json
 import os
@@ -34,6 +33,8 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from tqdm.auto import tqdm
+
+from srgan_lib.files import sha256 as file_digest  # `sha256` names the pins here
 
 __all__ = [
     "KNOWN_DATASETS",
@@ -140,21 +141,13 @@ def find_benchmarks(path: str | Path | None = None) -> Path | None:
 # ---------------------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _mismatch(path: Path, sha256: str | None, size: int | None) -> str | None:
     """Says how `path` differs from its pins, or returns None when it matches them."""
     got_size = path.stat().st_size
     if size is not None and got_size != size:
         return f"expected {size} bytes, got {got_size}"
     if sha256 is not None:
-        got = _sha256(path)
+        got = file_digest(path)
         if got != sha256.lower():
             return f"expected sha256 {sha256}, got {got}"
     return None

@@ -17,7 +17,6 @@ from __future__ import annotations
 import ast
 import copy
 import csv
-import hashlib
 import os
 import re
 import sys
@@ -30,7 +29,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-from srgan_lib import course, gradebook
+from srgan_lib import course, files, gradebook
 
 #: Seconds one cell may run when grading before the kernel is interrupted.
 CELL_TIMEOUT = 600
@@ -607,8 +606,9 @@ def find_submissions(submissions_dir: str | Path, autograder_notebooks: list[Pat
 
 
 def _sha256(path: Path) -> str:
+    """The file's digest, or "" when it cannot be read (graded as unreadable)."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return files.sha256(path)
     except OSError:
         return ""
 

@@ -5,7 +5,6 @@ Lesson 02 assembles the generator, lesson 03 the discriminator. Defaults are the
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -17,7 +16,7 @@ import h5py
 import keras
 from keras import layers
 
-from srgan_lib import validation
+from srgan_lib import files, validation
 from srgan_lib.layers import prelu, residual_block, upsample_block
 
 SCALES = (2, 4, 8)
@@ -210,7 +209,7 @@ def pretrained_path(name: str) -> Path:
     (PretrainedIntegrityError when it differs or the file is missing)."""
     card = pretrained_card(name)
     path = PRETRAINED_DIR / card["weights"]["file"]
-    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+    digest = files.sha256(path) if path.is_file() else "missing"
     if digest != card["weights"]["sha256"]:
         raise PretrainedIntegrityError(
             f"{path} does not match its model card (sha256 {digest[:12]}..., expected "

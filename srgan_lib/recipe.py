@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import json
 import math
 import os
@@ -298,14 +297,6 @@ def train_models(
     return state
 
 
-def sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _final_loss(run_dir: Path, column: str) -> float | None:
     import csv
 
@@ -347,7 +338,7 @@ def write_cards(
     command: str = "",
 ) -> list[Path]:
     """Evaluate `out`'s trained generators beside bicubic on the `sets` found under
-    `benchmarks` (default: the data cache's benchmarks), draw crops.png, and write a
+    `benchmarks` (default: `downloads.find_benchmarks()`), draw crops.png, and write a
     model card per model (NAME.json and NAME.md); `command` is recorded as the
     evaluation's. Returns the card paths."""
     out = Path(out)
@@ -356,7 +347,7 @@ def write_cards(
         raise FileNotFoundError(
             f"{out} holds no finished recipe: run `srgan models train --out {out}` first."
         )
-    root = Path(benchmarks) if benchmarks else downloads.data_dir() / "benchmarks"
+    root = Path(benchmarks or downloads.find_benchmarks() or downloads.data_dir())
     present = [s for s in sets if (root / s / "HR").is_dir()]
     generators = {NAMES[s]: models.load_generator(out / f"{s}.weights.h5") for s in STAGES}
     results = evaluation.evaluate(
@@ -368,7 +359,8 @@ def write_cards(
     evaluated = runtime.describe_runtime()
     written = []
     for stage in STAGES:
-        card = _card(out, stage, recipe, state, results, figure, evaluated, command)
+        parameters = models.count_trainable(generators[NAMES[stage]])
+        card = _card(out, stage, recipe, state, results, figure, evaluated, command, parameters)
         files.atomic_write(
             out / f"{stage}.json",
             lambda tmp, c=card: tmp.write_text(json.dumps(c, indent=2) + "\n"),
@@ -392,7 +384,7 @@ def _variant(stage: str, recipe: Recipe) -> str:
     return f"SRGAN-VGG54: VGG19 block5_conv4 content loss ({weights} weights) + 1e-3 adversarial"
 
 
-def _card(out, stage, recipe, state, results, figure, evaluated, command) -> dict:
+def _card(out, stage, recipe, state, results, figure, evaluated, command, parameters) -> dict:
     progress = state["stages"][stage]
     config = recipe.config(stage, out)
     weights = out / f"{stage}.weights.h5"
@@ -411,9 +403,7 @@ def _card(out, stage, recipe, state, results, figure, evaluated, command) -> dic
             "scale": 4,
             "num_blocks": recipe.num_blocks,
             "filters": config.filters,
-            "parameters": models.count_trainable(
-                models.build_generator(num_blocks=recipe.num_blocks)
-            ),
+            "parameters": parameters,
             "input": "LR RGB in [0, 1]",
             "output": "SR RGB in [-1, 1], 4x the LR size",
         },
@@ -448,7 +438,7 @@ def _card(out, stage, recipe, state, results, figure, evaluated, command) -> dic
             "rows": rows,
         },
         "figure": figure.name if figure else None,
-        "weights": {"file": weights.name, "sha256": sha256(weights)},
+        "weights": {"file": weights.name, "sha256": files.sha256(weights)},
         "srgan_lib": __version__,
         "keras": keras.__version__,
     }

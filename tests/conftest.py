@@ -24,6 +24,19 @@ def benchmarks_dir() -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    """A tiny x4 generator (2 blocks of 8 filters, seeded), saved as .weights.h5."""
+    import keras
+
+    from srgan_lib import models
+
+    keras.utils.set_random_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "tiny.weights.h5"
+    models.build_generator(scale=4, num_blocks=2, filters=8).save_weights(path)
+    return path
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

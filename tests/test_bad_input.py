@@ -203,15 +203,6 @@ def test_read_only_data_dir(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ the command line
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
-    """A tiny x4 generator (2 blocks of 8 filters), saved as .weights.h5."""
-    keras.utils.set_random_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "tiny.weights.h5"
-    models.build_generator(scale=4, num_blocks=2, filters=8).save_weights(path)
-    return path
-
-
 def fails(argv: list[str], capsys, code: int = 2) -> str:
     """Run `srgan argv`; assert the exit code and one line on stderr, no traceback."""
     assert cli.main(argv) == code

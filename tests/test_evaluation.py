@@ -19,15 +19,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
-    """A tiny x4 generator (2 blocks of 8 filters), saved as .weights.h5."""
-    keras.utils.set_random_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "tiny.weights.h5"
-    models.build_generator(scale=4, num_blocks=2, filters=8).save_weights(path)
-    return path
-
-
 def _summary(run_dir: Path) -> dict[tuple[str, str], dict]:
     with (run_dir / "summary.csv").open() as f:
         return {(r["set"], r["method"]): r for r in csv.DictReader(f)}

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from srgan_lib import cli, models, recipe, training
+from srgan_lib import cli, files, models, recipe, training
 from tests.conftest import shared_data_dir
 
 TINY = ["--num-blocks", "1", "--hr-size", "32", "--batch-size", "2", "--steps-per-epoch", "2",
@@ -95,7 +95,7 @@ def test_models_train_runs_the_recipe_resumes_and_writes_cards(tmp_path, benchma
     assert srgan_config["init_from"] == str(out / "srresnet.weights.h5")
     for stage in recipe.STAGES:
         card = json.loads((out / f"{stage}.json").read_text())
-        assert card["weights"]["sha256"] == recipe.sha256(out / f"{stage}.weights.h5")
+        assert card["weights"]["sha256"] == files.sha256(out / f"{stage}.weights.h5")
         rows = {r["method"]: r for r in card["evaluation"]["rows"]}
         assert rows["bicubic"]["psnr"] == pytest.approx(28.43, abs=0.01)
         assert set(rows) == {"bicubic", recipe.NAMES[stage]}
@@ -103,11 +103,11 @@ def test_models_train_runs_the_recipe_resumes_and_writes_cards(tmp_path, benchma
         text = (out / f"{stage}.md").read_text()
         assert card["weights"]["sha256"] in text and "| Set5 | bicubic | 5 | 28.43 |" in text
     assert "SRGAN-MSE" in json.loads((out / "srgan.json").read_text())["variant"]
-    before = {p.name: recipe.sha256(p) for p in out.glob("*.weights.h5")}
+    before = {p.name: files.sha256(p) for p in out.glob("*.weights.h5")}
     capsys.readouterr()
     assert cli.main([*command, "--no-cards"]) == 0  # a finished recipe is kept, not retrained
     assert "srresnet: finished earlier, kept" in capsys.readouterr().out
-    assert {p.name: recipe.sha256(p) for p in out.glob("*.weights.h5")} == before
+    assert {p.name: files.sha256(p) for p in out.glob("*.weights.h5")} == before
     assert cli.main([*command[:-1], "4"]) == 2  # --max-images changed
     assert "holds a recipe with other settings (max_images)" in capsys.readouterr().err
 
