@@ -31,12 +31,12 @@ run nvidia-smi -L
 run python3 -c "import jax, keras; print(jax.devices(), 'keras', keras.__version__)"
 run python3 bench/train_throughput.py --precision float32 mixed_bfloat16 "${bench[@]}"
 run python3 bench/data_throughput.py --folder .devdata/train/sunhays80 "${feed[@]}"
-run python3 -m srgan_lib.cli train --stage srresnet --preset paper --precision mixed_bfloat16 \
+run python3 -m srgan_course.cli train --stage srresnet --preset paper --precision mixed_bfloat16 \
   --data .devdata/train/sunhays80 --save-interval 2 --run-dir "$OUT/srresnet" "${train[@]}"
-run python3 -m srgan_lib.cli evaluate --weights "$OUT/srresnet/generator.weights.h5" \
+run python3 -m srgan_course.cli evaluate --weights "$OUT/srresnet/generator.weights.h5" \
   --names SRResNet --sets Set5,Set14 --data-dir .devdata/benchmarks --out "$OUT/eval" \
   --tile 64 --overlap 40
-run python3 -m srgan_lib.cli train --stage srgan --preset paper --precision mixed_bfloat16 \
+run python3 -m srgan_course.cli train --stage srgan --preset paper --precision mixed_bfloat16 \
   --data .devdata/train/sunhays80 --init-from "$OUT/srresnet" --vgg-weights none \
   --run-dir "$OUT/srgan" "${gan[@]}"
 # Bring back a few files only (the tool returns at most 8).

@@ -27,7 +27,7 @@ fi
 {
   nvidia-smi -L
   python3 -c "import jax, keras; print(jax.devices(), 'keras', keras.__version__)"
-  time python3 -m srgan_lib.cli models train --out "$WORK" --data sunhays80 --no-cards "${size[@]}"
+  time python3 -m srgan_course.cli models train --out "$WORK" --data sunhays80 --no-cards "${size[@]}"
 } 2>&1 | grep -v "^I0000\|^WARNING: All log" | tee "$OUT/log.txt"
 cd "$WORK" && tar czf "$OUT/models.tgz" recipe.json ./*.weights.h5 ./*/history.csv \
   ./*/schedule.csv ./*/config.json $(for s in srresnet srgan; do ls "$s"/samples/*.png | tail -1; done)

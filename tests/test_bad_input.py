@@ -23,8 +23,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srgan_lib import cli, data, downloads, inference, models, runlock, training, validation
-from srgan_lib.downloads import DownloadError, extract_archive
+from srgan_course import cli
+from srgan_lib import data, downloads, inference, models, runlock, training, validation
+from srgan_lib.archives import ArchiveError, extract_archive
+from srgan_lib.downloads import DownloadError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,7 +55,7 @@ def _refused(archive: Path, tmp_path: Path, match: str, **kwargs) -> None:
     """extract_archive refuses with one line matching `match`, writes nothing anywhere."""
     before = sorted(p.name for p in tmp_path.iterdir())
     target = tmp_path / "out" / "target"
-    with pytest.raises(DownloadError, match=match) as caught:
+    with pytest.raises(ArchiveError, match=match) as caught:
         extract_archive(archive, target, **kwargs)
     assert "\n" not in str(caught.value)
     assert not target.exists()
@@ -157,11 +159,11 @@ def test_full_disk_is_checked_before_extracting(tmp_path, monkeypatch):
     _refused(archive, tmp_path, "The disk is full: extracting .* needs 10,000 bytes")
 
 
-def test_damaged_archive_is_one_download_error(tmp_path):
+def test_damaged_archive_is_one_archive_error(tmp_path):
     good = _tar(tmp_path / "good.tar.gz", [("pack/a.bin", os.urandom(200_000))])
     cut = tmp_path / "cut.tar.gz"
     cut.write_bytes(good.read_bytes()[:50_000])
-    with pytest.raises(DownloadError) as caught:
+    with pytest.raises(ArchiveError) as caught:
         extract_archive(cut, tmp_path / "out")
     assert "\n" not in str(caught.value)
 
@@ -592,7 +594,7 @@ def test_lesson_05_keeps_the_previous_run_aside(tiny_run, tmp_path):
 def test_a_real_srgan_process_prints_one_line_without_tensorflow_noise(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     result = subprocess.run(
-        [sys.executable, "-m", "srgan_lib.cli", "upscale", str(tmp_path / "missing.png"),
+        [sys.executable, "-m", "srgan_course.cli", "upscale", str(tmp_path / "missing.png"),
          "-o", str(tmp_path / "out"), "--weights", "bundled"],
         capture_output=True, text=True, env={**env, "PYTHONPATH": str(REPO)}, timeout=300,
     )  # fmt: skip

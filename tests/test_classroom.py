@@ -14,11 +14,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from srgan_lib import classroom, cli, course, grading
+from srgan_course import classroom, cli, grading, runner
 
 REPO = Path(__file__).resolve().parents[1]
 
-LESSONS = course.lessons(REPO / "notebooks")
+LESSONS = runner.lessons(REPO / "notebooks")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 BADGE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+\.ipynb")
@@ -248,11 +248,11 @@ def test_sweep_types_values_chains_05_into_06_and_links_runs(tmp_path):
 
 
 def test_parameters_are_read_by_the_type_of_their_default():
-    assert course.parse_value("false", True) is False
-    assert course.parse_value("True", False) is True
-    assert course.parse_value("5", 1) == 5 and isinstance(course.parse_value("5", 1), int)
-    assert course.parse_value("0.5", 1) == 0.5
-    assert course.parse_value("5", "text") == "5"
-    assert course.parse_value("false") is False and course.parse_value("3") == 3
+    assert runner.parse_value("false", True) is False
+    assert runner.parse_value("True", False) is True
+    assert runner.parse_value("5", 1) == 5 and isinstance(runner.parse_value("5", 1), int)
+    assert runner.parse_value("0.5", 1) == 0.5
+    assert runner.parse_value("5", "text") == "5"
+    assert runner.parse_value("false") is False and runner.parse_value("3") == 3
     with pytest.raises(ValueError, match="expects true or false"):
-        course.parse_value("maybe", True)
+        runner.parse_value("maybe", True)

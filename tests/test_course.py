@@ -8,7 +8,7 @@ import json
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from srgan_lib import cli
+from srgan_course import cli
 
 
 def lesson(folder, name: str, parameters: str, body: str) -> None:
@@ -79,7 +79,7 @@ def test_course_run_executes_lessons_in_order_and_summarises(tmp_path, capsys):
 
 def test_a_given_weights_dir_is_used_and_text_values_are_typed(tmp_path):
     """Lesson 06 scores the weights the user names, not lesson 05's output folder."""
-    from srgan_lib import course
+    from srgan_course import runner
 
     lessons = tmp_path / "notebooks"
     lessons.mkdir()
@@ -93,7 +93,7 @@ def test_a_given_weights_dir_is_used_and_text_values_are_typed(tmp_path):
     )
     mine = tmp_path / "my-weights"
     (tmp_path / "run").mkdir()
-    run = course.run_lesson(
+    run = runner.run_lesson(
         lessons / "06_evaluation.ipynb",
         tmp_path / "run",
         {"weights_dir": str(mine), "shipped": "false"},

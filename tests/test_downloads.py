@@ -18,6 +18,7 @@ import pytest
 from conftest import shared_data_dir
 
 from srgan_lib import downloads
+from srgan_lib.archives import ArchiveError, extract_archive
 from srgan_lib.downloads import (
     KNOWN_DATASETS,
     REMOTES,
@@ -27,7 +28,6 @@ from srgan_lib.downloads import (
     data_dir,
     download,
     download_file,
-    extract_archive,
 )
 
 BENCHMARKS = shared_data_dir() / "benchmarks"
@@ -368,7 +368,7 @@ def _evil_archive(tmp_path: Path, kind: str) -> tuple[Path, str]:
 def test_escaping_member_is_refused_and_nothing_extracted(tmp_path, kind):
     archive, member = _evil_archive(tmp_path, kind)
     target = tmp_path / "out" / "target"
-    with pytest.raises(DownloadError, match=re.escape(f"member '{member}'")):
+    with pytest.raises(ArchiveError, match=re.escape(f"member '{member}'")):
         extract_archive(archive, target)
     assert not target.exists()
     assert list((tmp_path / "out").iterdir()) == []  # No temporary folder left behind.
@@ -400,13 +400,13 @@ def test_good_archive_extracts_and_merges(tmp_path, fmt):
 def test_not_an_archive_is_refused(tmp_path):
     bogus = tmp_path / "bogus.zip"
     bogus.write_bytes(b"<html>not found</html>")
-    with pytest.raises(DownloadError, match="not a zip or tar archive"):
+    with pytest.raises(ArchiveError, match="not a zip or tar archive"):
         extract_archive(bogus, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
 def test_cli_downloads_then_finds_the_cache(set5_server, tmp_path, capsys):
-    from srgan_lib import cli
+    from srgan_course import cli
 
     args = ["data", "download", "Set5", "--root", str(tmp_path), "--mirror", set5_server.url]
     assert cli.main(args) == 0

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srgan_lib import cli, data, evaluation, models, plots, widgets
+from srgan_course import cli
+from srgan_lib import data, evaluation, models, plots, widgets
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from srgan_lib import classroom, cli, gradebook, grading
+from srgan_course import classroom, cli, gradebook, grading
 
 CHEAT = "get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)\n"
 HIDDEN_ASSERT = "assert double(5) == 10"

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from srgan_lib import checkpoint_file, cli, data, inference, models
+from srgan_course import cli
+from srgan_lib import checkpoint_file, data, inference, models
 
 EXAMPLES = {"bytes": 100, "modes": 60, "upscale": 25, "checkpoint": 100, "weights": 40}
 common = dict(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

@@ -11,7 +11,7 @@ import types
 import nbformat
 import pytest
 
-from srgan_lib import classroom, cli, course, publish
+from srgan_course import classroom, cli, publish, runner
 
 FORK = publish.InstallSource("ada-lovelace/srgan-fork", "3f2a1bc9d0e4")
 
@@ -20,9 +20,9 @@ FORK = publish.InstallSource("ada-lovelace/srgan-fork", "3f2a1bc9d0e4")
 def lessons_copy(tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    for lesson in course.lessons():
+    for lesson in runner.lessons():
         shutil.copy(lesson, folder)
-    shutil.copy(course.NOTEBOOKS / publish.SOURCE_FILE, folder)
+    shutil.copy(runner.NOTEBOOKS / publish.SOURCE_FILE, folder)
     return folder
 
 
@@ -40,7 +40,7 @@ def _outside_install_block(code: str) -> tuple[list[str], list[str]]:
 
 def test_lessons_agree_with_the_install_source():
     source = publish.read_source()
-    for lesson in course.lessons():
+    for lesson in runner.lessons():
         nb = nbformat.read(lesson, as_version=4)
         published = publish.rewrite_notebook(
             copy.deepcopy(nb), source.pip_url, source.badge_prefix()
@@ -52,7 +52,7 @@ def test_lessons_agree_with_the_install_source():
 
 
 def test_publish_rewrites_badges_and_setup_only(lessons_copy):
-    before = {p.name: nbformat.read(p, as_version=4) for p in course.lessons(lessons_copy)}
+    before = {p.name: nbformat.read(p, as_version=4) for p in runner.lessons(lessons_copy)}
     written = publish.publish(FORK, lessons_copy)
     assert sorted(p.name for p in written) == sorted(before)
     assert publish.read_source(lessons_copy) == FORK
@@ -81,14 +81,14 @@ def test_student_copies_open_the_student_branch(lessons_copy, tmp_path):
     publish.publish(FORK, lessons_copy)
     student_dir = tmp_path / "student"
     classroom.make_student(lessons_copy, student_dir)
-    for path in course.lessons(student_dir):
+    for path in runner.lessons(student_dir):
         text = path.read_text()
         assert f"github/{FORK.repo}/blob/student/notebooks/{path.name}" in text
         assert FORK.pip_url in text
     other = publish.InstallSource("bob/srgan", "main", student_ref="class-2026")
     written = publish.publish(other, lessons_copy, student_dir)
-    assert len(written) == 2 * len(course.lessons(lessons_copy))
-    for path in course.lessons(student_dir):
+    assert len(written) == 2 * len(runner.lessons(lessons_copy))
+    for path in runner.lessons(student_dir):
         text = path.read_text()
         assert f"github/bob/srgan/blob/class-2026/notebooks/{path.name}" in text
         assert "git+https://github.com/bob/srgan@main" in text and FORK.repo not in text

@@ -9,7 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from srgan_lib import cli, files, models, recipe, training
+from srgan_course import cli
+from srgan_lib import files, models, recipe, training
 from tests.conftest import shared_data_dir
 
 TINY = ["--num-blocks", "1", "--hr-size", "32", "--batch-size", "2", "--steps-per-epoch", "2",

@@ -15,7 +15,8 @@ import keras
 import numpy as np
 import pytest
 
-from srgan_lib import cli, data, losses, models, training
+from srgan_course import cli
+from srgan_lib import data, losses, models, training
 from srgan_lib.training import TrainConfig
 
 pytestmark = pytest.mark.backend

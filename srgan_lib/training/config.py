@@ -8,6 +8,7 @@ import json
 import math
 from pathlib import Path
 
+SCALES = (2, 4, 8)
 STAGES = ("srresnet", "srgan")
 CONTENT_LOSSES = ("vgg54", "vgg22", "mse")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from srgan_lib import course
+from srgan_course import runner
 
 SOURCE_FILE = "install_source.json"
 _COLAB = "https://colab.research.google.com/github/"
@@ -64,7 +64,7 @@ class InstallSource:
 def read_source(notebooks_dir: str | Path | None = None) -> InstallSource:
     """The install source kept in `notebooks_dir`/install_source.json (default: the
     checkout's notebooks/)."""
-    path = Path(notebooks_dir or course.NOTEBOOKS) / SOURCE_FILE
+    path = Path(notebooks_dir or runner.NOTEBOOKS) / SOURCE_FILE
     try:
         return InstallSource(**json.loads(path.read_text()))
     except FileNotFoundError:
@@ -75,7 +75,7 @@ def read_source(notebooks_dir: str | Path | None = None) -> InstallSource:
 
 def write_source(source: InstallSource, notebooks_dir: str | Path | None = None) -> Path:
     """Write `source` to `notebooks_dir`/install_source.json; return its path."""
-    path = Path(notebooks_dir or course.NOTEBOOKS) / SOURCE_FILE
+    path = Path(notebooks_dir or runner.NOTEBOOKS) / SOURCE_FILE
     path.write_text(json.dumps(asdict(source), indent=2) + "\n")
     return path
 
@@ -152,12 +152,12 @@ def publish(
     install blocks of the lessons there (badges open `source.ref`) and of the student
     copies in `student_dir` if given (badges open `source.student_ref`). Notebooks that
     already match are not rewritten. Returns the notebooks written."""
-    notebooks_dir = Path(notebooks_dir or course.NOTEBOOKS)
+    notebooks_dir = Path(notebooks_dir or runner.NOTEBOOKS)
     write_source(source, notebooks_dir)
-    targets = [(p, source.badge_prefix()) for p in course.lessons(notebooks_dir)]
+    targets = [(p, source.badge_prefix()) for p in runner.lessons(notebooks_dir)]
     if student_dir is not None:
         student = source.badge_prefix(source.student_ref)
-        targets += [(p, student) for p in course.lessons(student_dir)]
+        targets += [(p, student) for p in runner.lessons(student_dir)]
     written = []
     for path, prefix in targets:
         nb = nbformat.read(path, as_version=4)

@@ -18,7 +18,7 @@ part only the grader runs. This module runs nbgrader's preprocessors through the
     sweep(lesson, grid, out_dir)               run one lesson for several parameter values
                                                and tabulate final losses and PSNR / SSIM
 
-Grading is in `srgan_lib.grading`, the gradebook in `srgan_lib.gradebook`. See
+Grading is in `srgan_course.grading`, the gradebook in `srgan_course.gradebook`. See
 docs/teaching.md for the teacher's side.
 """
 
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import nbformat
 
-from srgan_lib import course, publish
+from srgan_course import publish, runner
 
 #: What replaces a solution's body in the student copy. nbgrader keeps the indentation of
 #: the `### BEGIN SOLUTION` line, and `pass` makes the function return None, so the check
@@ -125,7 +125,7 @@ def _convert_folder(notebooks_dir, out_dir, convert) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for lesson in course.lessons(notebooks_dir):
+    for lesson in runner.lessons(notebooks_dir):
         target = out_dir / lesson.name
         nbformat.write(convert(nbformat.read(lesson, as_version=4)), target)
         written.append(target)
@@ -178,7 +178,7 @@ def _final_figures(output_dir: Path) -> dict[str, str]:
     every history.csv, "<run> epochs done" and "<run> final <metric>" (epoch means);
     from every evaluation summary.csv, "PSNR <set> <method> (dB)" and "SSIM <set> <method>"."""
     figures: dict[str, str] = {}
-    for where, last in course.final_rows(output_dir).items():
+    for where, last in runner.final_rows(output_dir).items():
         prefix = "" if where == Path(".") else where.as_posix() + " "
         for key, value in last.items():
             if key and value not in (None, ""):
@@ -199,7 +199,7 @@ def _find_lesson(lesson: str | Path, notebooks_dir) -> Path:
     notebook = Path(lesson)
     if notebook.is_file():
         return notebook
-    matches = [p for p in course.lessons(notebooks_dir) if p.stem.startswith(str(lesson))]
+    matches = [p for p in runner.lessons(notebooks_dir) if p.stem.startswith(str(lesson))]
     if len(matches) != 1:
         raise FileNotFoundError(
             f"{lesson!r} names {len(matches)} lessons; give a lesson file or a prefix "
@@ -226,10 +226,10 @@ def sweep(
     or a lesson name prefix ("05"). Returns the path of comparison.md."""
     notebook = _find_lesson(lesson, notebooks_dir)
     evaluation = notebook.parent / f"{EVALUATION_LESSON}.ipynb"
-    chained = evaluate and notebook.stem == course.TRAINING_LESSON and evaluation.is_file()
+    chained = evaluate and notebook.stem == runner.TRAINING_LESSON and evaluation.is_file()
     keys = list(grid)
     combinations = [
-        course.typed_parameters(notebook, dict(zip(keys, values, strict=True)))
+        runner.typed_parameters(notebook, dict(zip(keys, values, strict=True)))
         for values in itertools.product(*(grid[key] for key in keys))
     ]  # a value of the wrong type stops the sweep before the first run
     varied = [key for key in keys if len(grid[key]) > 1] or keys
@@ -239,7 +239,7 @@ def sweep(
         run_dir = out_dir / _run_name(index, parameters, varied)
         run_dir.mkdir(parents=True, exist_ok=True)
         print(f"{run_dir.name}: {notebook.name} with {parameters} ...", flush=True)
-        result = course.run_lesson(notebook, run_dir, parameters)
+        result = runner.run_lesson(notebook, run_dir, parameters)
         status = "ok" if result.error is None else f"failed: {result.error}"
         row = {key: str(value) for key, value in parameters.items()}
         row.update(run=run_dir.name, seconds=f"{result.seconds:.1f}")
@@ -247,7 +247,7 @@ def sweep(
         if chained:
             weights = run_dir / notebook.stem
             if result.error is None and (weights / "srgan.weights.h5").is_file():
-                scored = course.run_lesson(
+                scored = runner.run_lesson(
                     evaluation, run_dir, {**EVALUATION_PARAMETERS, "weights_dir": str(weights)}
                 )
                 row["evaluation seconds"] = f"{scored.seconds:.1f}"

@@ -29,7 +29,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-from srgan_lib import course, files, gradebook
+from srgan_course import gradebook, runner
+from srgan_lib import files
 
 #: Seconds one cell may run when grading before the kernel is interrupted.
 CELL_TIMEOUT = 600
@@ -389,7 +390,7 @@ def grading_parameters(autograder, lesson: str, given: dict | None, scratch: Pat
     for key, value in (given or {}).items():
         if isinstance(value, str) and key in declared:
             try:
-                value = course.parse_value(value, declared[key])
+                value = runner.parse_value(value, declared[key])
             except ValueError as err:
                 raise GradingError(f"parameter {key} of {lesson} {err}") from None
         values[key] = value
@@ -783,7 +784,7 @@ def rebuild_gradebook(
 
 def _autograder_lessons(autograder_dir: str | Path) -> list[Path]:
     try:
-        return course.lessons(autograder_dir)
+        return runner.lessons(autograder_dir)
     except FileNotFoundError:
         raise GradingError(
             f"no autograder notebooks (NN_name.ipynb) in {autograder_dir}: run "
