@@ -36,8 +36,8 @@ test: setup lint
 	SRGAN_VGG_WEIGHTS=$${SRGAN_VGG_WEIGHTS:-none} $(PY) -m pytest --nbval-lax --nbval-current-env notebooks
 
 lint: setup
-	$(PY) -m ruff check srgan_lib tests $(wildcard bench)
-	$(PY) -m ruff format --check srgan_lib tests $(wildcard bench)
+	$(PY) -m ruff check srgan_lib srgan_course tests $(wildcard bench)
+	$(PY) -m ruff format --check srgan_lib srgan_course tests $(wildcard bench)
 
 # Colab's preinstalled stack (.ci/colab/constraints.txt) in a Python 3.13 venv, .venv-colab:
 # installing srgan-course changes none of it, and every lesson runs there. See .ci/colab/check.sh

@@ -48,7 +48,7 @@ echo "== colab-check: the setup cell, as on Colab, installs srgan-course from a 
 # runs), installed by commit hash as the setup cell does: git+file:// for git+https://github.com
 src="$WORK/src"
 mkdir -p "$src"
-cp -r pyproject.toml README.md srgan_lib "$src/"
+cp -r pyproject.toml README.md srgan_lib srgan_course "$src/"
 find "$src" -name __pycache__ -prune -exec rm -rf {} +
 git -C "$src" init -q
 git -C "$src" add -A
