@@ -152,7 +152,7 @@ def test_student_copy_runs_to_the_first_check_and_fails_with_its_hint(dist):
         grading.execute_notebook(nb, REPO / "notebooks", timeout=120, allow_errors=False)
     assert raised.value.ename == "AssertionError"
     assert raised.value.evalue == (
-        "`prelu_numpy` returned None: write its body where it says YOUR CODE HERE"
+        "`prelu_alpha_gradient` returned None: write its body where it says YOUR CODE HERE"
     )
     code = [c for c in nb.cells if c.cell_type == "code"]
     first_check = next(i for i, c in enumerate(code) if _meta(c).get("grade"))
