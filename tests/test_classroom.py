@@ -152,7 +152,7 @@ def test_student_copy_runs_to_the_first_check_and_fails_with_its_hint(dist):
         grading.execute_notebook(nb, REPO / "notebooks", timeout=120, allow_errors=False)
     assert raised.value.ename == "AssertionError"
     assert raised.value.evalue == (
-        "`prelu_numpy` returned None: write its body where it says YOUR CODE HERE"
+        "`prelu_alpha_gradient` returned None: write its body where it says YOUR CODE HERE"
     )
     code = [c for c in nb.cells if c.cell_type == "code"]
     first_check = next(i for i, c in enumerate(code) if _meta(c).get("grade"))
@@ -161,6 +161,33 @@ def test_student_copy_runs_to_the_first_check_and_fails_with_its_hint(dist):
         assert not any(o.output_type == "error" for o in cell.outputs), cell.source[:60]
     assert code[first_check].outputs[-1].output_type == "error"
     assert all(c.execution_count is None for c in code[first_check + 1 :])
+
+
+#: Lessons whose written answers carry their rubric (issue 18); 05-06 join when theirs do.
+RUBRIC_LESSONS = ("00", "01", "02", "03", "04")
+
+
+def test_written_answers_have_a_rubric_for_the_grader_only(dist):
+    """The rubric of each written answer (what earns 0, 1 and 2 points) sits in the hidden
+    tests of the check cell before it: the autograder copy keeps it, the student copy
+    does not."""
+    for lesson in LESSONS:
+        if lesson.name[:2] not in RUBRIC_LESSONS:
+            continue
+        source = nbformat.read(lesson, as_version=4)
+        autograder = nbformat.writes(nbformat.read(dist / "autograder" / lesson.name, as_version=4))
+        student = nbformat.writes(nbformat.read(dist / "student" / lesson.name, as_version=4))
+        for index, cell in enumerate(source.cells):
+            if not (_meta(cell).get("solution") and cell.cell_type == "markdown"):
+                continue
+            grade_id = _meta(cell)["grade_id"]
+            check = next(c for c in reversed(source.cells[:index]) if _meta(c).get("grade"))
+            rubric = _region(check.source, HIDDEN_BEGIN, HIDDEN_END)
+            assert f"# Rubric for the written answer {grade_id}" in rubric, grade_id
+            for points in ("# 2:", "# 1:", "# 0:"):
+                assert points in rubric, f"{grade_id}: the rubric says what earns {points[2]}"
+            assert f"Rubric for the written answer {grade_id}" in autograder, grade_id
+            assert "Rubric for" not in student, lesson.name
 
 
 def test_solutions_keep_the_answers_and_drop_hidden_tests(tmp_path):

@@ -136,3 +136,14 @@ def test_predict_then_observe_with_written_answer(path):
         and cells[i + 1]["cell_type"] == "code"
         for i in answers
     ), "a prompt asking for a prediction, the answer cell, then the code that shows the result"
+
+
+@pytest.mark.parametrize("path", LESSONS[:5], ids=lambda p: p.stem)
+def test_summary_ends_with_open_exercises(path):
+    """Lessons 00-04 end (d2l's habit) with an "Exercises" list of 4-6 open questions
+    between the summary and the further reading."""
+    last = source(load(path)["cells"][-1])
+    assert "## Summary" in last and "## Exercises" in last and "Further reading" in last
+    exercises = last.split("## Exercises", 1)[1].split("Further reading", 1)[0]
+    questions = re.findall(r"^\d+\. ", exercises, re.M)
+    assert 4 <= len(questions) <= 6, f"{len(questions)} open exercises"
