@@ -166,3 +166,35 @@ def test_no_ratings_is_one_clear_error(tmp_path, capsys):
     assert cli.main(["course", "mos", str(tmp_path / "in"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "No ratings found" in err and len(err.strip().splitlines()) == 1
+
+
+def test_rating_cells_for_lesson_06_record_nothing_under_a_kernel(tmp_path):
+    """notebooks/rating_cells.json (the lead pastes it at the end of lesson 06): valid
+    cells, run in a kernel after lesson 06's names, static there (no front end)."""
+    import json
+    from pathlib import Path
+
+    from nbclient import NotebookClient
+
+    cells = json.loads((Path(__file__).parents[1] / "notebooks" / "rating_cells.json").read_text())
+    assert [c["cell_type"] for c in cells] == ["markdown", "code"]
+    assert "srgan course mos" in "".join(cells[0]["source"])
+    assert "rating.rating_activity(" in "".join(cells[1]["source"])
+    lesson_06_names = """import matplotlib.pyplot as plt
+from IPython.display import display
+from srgan_lib import downloads, models, widgets
+interactive = None
+benchmark_root = downloads.find_benchmarks(None)
+methods, trained = {}, {}
+def shipped_generator(name):
+    raise AssertionError("no generator is needed where nothing is rated")"""
+    nb = new_notebook(cells=[new_code_cell(lesson_06_names)])
+    for cell in cells:
+        nb.cells.append(nbformat.from_dict(cell))
+    nbformat.validate(nb)
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
+    assert "no rating is recorded" in text or "No benchmark sets found" in text
+    assert rating.read_record(nb) is None, "under a kernel without a front end nothing is recorded"
