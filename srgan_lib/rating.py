@@ -229,17 +229,18 @@ def rating_activity(
     interactive=None asks `widgets.live_front_end()`. Live: returns an ipywidgets VBox
     (core widgets only: ipywidgets 7.7 and 8) and displays the record's output under the
     cell, replaced after each score. Scores by the buttons 1-5, or by typing a digit in
-    the text box.
+    the text box. The box's `session` attribute is its RatingSession.
     """
     live = live_front_end() is not None if interactive is None else interactive
     if not (live and in_live_kernel()):
         print("No live front end (papermill, nbval or a script): no rating is recorded here.")
         return _static_calibration(crops)
     import ipywidgets as widgets
-    from IPython.display import display
+    from IPython.display import DisplayHandle
 
     session = RatingSession(crops, seed=seed)
-    handle = display(record_bundle(session.record()), raw=True, display_id=True)
+    handle = DisplayHandle()
+    handle.display(record_bundle(session.record()), raw=True)
     view = widgets.Image(format="png", width=2 * crops[0].pixels.shape[1])
     caption = widgets.HTML()
     buttons = [
@@ -290,4 +291,6 @@ def rating_activity(
 
     keys.observe(typed, "value")
     show()
-    return widgets.VBox([caption, view, widgets.HBox([*buttons, onward, keys])])
+    box = widgets.VBox([caption, view, widgets.HBox([*buttons, onward, keys])])
+    box.session = session  # the record behind the widget, for a look from code
+    return box
