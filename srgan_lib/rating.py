@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 
-from srgan_lib import data
 from srgan_lib.widgets import _png, in_live_kernel, live_front_end
 
 #: The methods a crop can come from, in the paper's order (worst to best expected).
@@ -71,7 +70,7 @@ def benchmark_crops(
     {"srresnet": ..., "srgan": ..., "yours": ...}). Generators see the LR crop with 8 LR
     pixels of context on each side (cut afterwards), so the crop has no border artefacts.
     Returns a list of Crop, one per (image, method)."""
-    from srgan_lib import inference
+    from srgan_lib import data, inference  # Keras: only where crops are made
 
     unknown = sorted(set(generators) - set(METHODS))
     if unknown:
