@@ -1,11 +1,14 @@
-"""Lesson 06's before/after slider in a real browser: JupyterLab 4 and headless Chromium.
+"""Lesson 06's widgets in a real browser: JupyterLab 4 and headless Chromium.
 
 A small notebook runs lesson 06's own widget cell (and its `interactive` default) on a
 black "bicubic" and a white "SRGAN" image in JupyterLab; Selenium drives Debian's chromium
 and chromedriver (no browser download). The test drags the slider's handle to the left
 and compares screenshots of the displayed image: the dark part (bicubic, left of the wipe
 line) must shrink from about half the width. It also checks that both labels are shown in
-full. Without chromium the test is skipped, except in CI (CI set), where it fails.
+full. A second test runs lesson 06's rating activity (`srgan_lib.rating`): it clicks
+through the calibration, scores three crops, saves with File > Save and reads the ratings
+back from the saved notebook. Without chromium the tests are skipped, except in CI (CI
+set), where they fail.
 """
 
 from __future__ import annotations
