@@ -234,7 +234,7 @@ def plot(summary: list[dict]):
         if paper:
             ax.bar([i + 0.2 for i, _ in paper], [v for _, v in paper], 0.4, label="paper, Table 2")
         ax.set_xticks(x, [f"{r['method']}\n({r['raters']} raters)" for r in rows], fontsize=8)
-        ax.set_ylim(1, 5)
+        ax.set_ylim(1, 5.2)  # room for the top of an interval that reaches 5
         ax.set_ylabel("mean opinion score (1 bad .. 5 excellent)")
         ax.set_title(set_name)
         ax.legend(fontsize=8, loc="upper left")
