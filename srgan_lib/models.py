@@ -200,3 +200,27 @@ def pretrained(name: str = "srresnet") -> keras.Model:
 def pretrained_srresnet() -> keras.Model:
     """The shipped SRResNet: `pretrained("srresnet")`."""
     return pretrained("srresnet")
+
+
+def interpolate_generators(
+    first: keras.Model, second: keras.Model, alpha: float, into: keras.Model | None = None
+) -> keras.Model:
+    """Network interpolation (Wang et al., ESRGAN, ECCV-W 2018, Sec. 3.4): a generator
+    whose every weight (BN statistics included) is (1 - alpha) * first's + alpha * second's.
+
+    first, second: generators of one architecture (e.g. `pretrained("srresnet")` and
+    `pretrained("srgan")`). alpha: 0 gives first, 1 second; values outside [0, 1]
+    extrapolate. into: a generator of the same architecture to receive the weights (no
+    new model is built, e.g. for a slider); by default a clone of `first`.
+    Returns the interpolated generator (LR in [0, 1] -> SR in [-1, 1], as its parents).
+    Raises ValueError when the two architectures differ.
+    """
+    a, b = first.get_weights(), second.get_weights()
+    if len(a) != len(b) or any(x.shape != y.shape for x, y in zip(a, b, strict=False)):
+        raise ValueError(
+            f"Cannot interpolate {first.name} and {second.name}: their weights differ in number "
+            "or shape. Interpolate two generators of one architecture (scale, blocks, filters)."
+        )
+    target = into if into is not None else keras.models.clone_model(first)
+    target.set_weights([(1.0 - alpha) * x + alpha * y for x, y in zip(a, b, strict=True)])
+    return target

@@ -1,17 +1,21 @@
-"""Lesson 06's before/after slider in a real browser: JupyterLab 4 and headless Chromium.
+"""Lesson 06's widgets in a real browser: JupyterLab 4 and headless Chromium.
 
 A small notebook runs lesson 06's own widget cell (and its `interactive` default) on a
 black "bicubic" and a white "SRGAN" image in JupyterLab; Selenium drives Debian's chromium
 and chromedriver (no browser download). The test drags the slider's handle to the left
 and compares screenshots of the displayed image: the dark part (bicubic, left of the wipe
 line) must shrink from about half the width. It also checks that both labels are shown in
-full. Without chromium the test is skipped, except in CI (CI set), where it fails.
+full. A second test runs lesson 06's rating activity (`srgan_lib.rating`): it clicks
+through the calibration, scores three crops, saves with File > Save and reads the ratings
+back from the saved notebook. Without chromium the tests are skipped, except in CI (CI
+set), where they fail.
 """
 
 from __future__ import annotations
 
 import ast
 import io
+import json
 import os
 import shutil
 import socket
@@ -218,3 +222,88 @@ def test_slider_moves_the_wipe_in_jupyterlab(jupyterlab, browser, tmp_path):
     start, end = _dark_fraction(before), _dark_fraction(after)
     assert abs(start - 0.5) < 0.05, f"the wipe starts at the middle, got {start:.2f}"
     assert end < start - 0.1, f"dragging left moved the wipe from {start:.2f} to {end:.2f}"
+
+
+RATING_SETUP = """import numpy as np
+from IPython.display import display
+
+from srgan_lib import rating
+
+def crop(image, method, grey):
+    return rating.Crop(image, method, np.full((64, 64, 3), grey, np.uint8))
+
+
+greys = {"nearest": 40, "original": 220, "srgan": 130}
+crops = [crop("Set5/img_001", method, grey) for method, grey in greys.items()]
+crops += [crop("Set14/img_002", m, 90) for m in ("bicubic", "srresnet")]
+display(rating.rating_activity(crops, seed=0))"""
+
+
+def _click_menu(browser, menu: str, command: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    item = [e for e in browser.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-item") if e.text == menu]
+    item[0].click()
+    browser.find_element(By.CSS_SELECTOR, f'.lm-Menu-item[data-command="{command}"]').click()
+
+
+def test_rate_three_crops_and_read_them_from_the_saved_notebook(jupyterlab, browser):
+    """Lesson 06's rating activity in JupyterLab: the calibration, three crops scored by
+    clicking, File > Save; the saved file carries the record, which `srgan course mos`
+    reads and `rating.store_in_metadata` lifts into metadata["srgan_mos"]."""
+    from selenium.webdriver.common.by import By
+
+    from srgan_lib import rating
+
+    url, token, root = jupyterlab
+    nb = new_notebook(cells=[new_code_cell(RATING_SETUP)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(nb, root / "rate.ipynb")
+    browser.get(f"{url}/lab/tree/rate.ipynb?token={token}")
+    _wait_for(
+        lambda: browser.find_element(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"), 120, "the notebook"
+    )
+    _click_menu(browser, "Run", "runmenu:run-all")
+
+    def button(text):
+        found = [
+            e for e in browser.find_elements(By.CSS_SELECTOR, ".widget-button") if e.text == text
+        ]
+        return found[0] if found and found[0].is_enabled() and found[0].is_displayed() else None
+
+    def caption():
+        return browser.find_element(By.CSS_SELECTOR, ".widget-html").text
+
+    _wait_for(lambda: button("Next"), 180, "the rating widget (no live front end detected?)")
+    assert "Calibration 1 of 2" in caption() and "is a 1" in caption(), caption()
+    button("Next").click()
+    _wait_for(lambda: "Calibration 2 of 2" in caption(), 20, "the second calibration crop")
+    assert "is a 5" in caption()
+    button("Next").click()
+    scores = [2, 4, 5]
+    for n, score in enumerate(scores, start=1):
+        _wait_for(lambda n=n: f"Crop {n} of 5" in caption(), 20, f"crop {n}")
+        button(str(score)).click()
+    _wait_for(lambda: "Crop 4 of 5" in caption(), 20, "crop 4")
+
+    # the kernel's crops in the kernel's order (the same seed)
+    names = [("Set5/img_001", m) for m in ("nearest", "original", "srgan")]
+    names += [("Set14/img_002", m) for m in ("bicubic", "srresnet")]
+    session = rating.RatingSession([rating.Crop(i, m, None) for i, m in names], seed=0)
+    expected = [
+        {"image": c.image, "method": c.method, "score": s}
+        for c, s in zip(session.queue, scores, strict=False)
+    ]
+
+    _click_menu(browser, "File", "docmanager:save")
+
+    def saved_record():
+        record = rating.read_record(json.loads((root / "rate.ipynb").read_text()))
+        return record if record and len(record["ratings"]) == 3 else None
+
+    record = _wait_for(saved_record, 30, "the saved notebook to carry three ratings")
+    assert record["ratings"] == expected
+    assert [c["method"] for c in record["calibration"]] == ["nearest", "original"]
+    saved = json.loads((root / "rate.ipynb").read_text())
+    assert rating.store_in_metadata(saved) == record
+    assert saved["metadata"]["srgan_mos"]["ratings"] == expected

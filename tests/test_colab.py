@@ -149,3 +149,38 @@ def test_before_after_widget_on_this_ipywidgets(monkeypatch):
     assert view.value != first
     shown = np.asarray(Image.open(io.BytesIO(view.value)))
     np.testing.assert_array_equal(shown, widgets.wipe(a, b, 0.25))
+
+
+def test_rating_widget_on_this_ipywidgets(monkeypatch):
+    """The rating activity on the installed ipywidgets (7.7.1 in colab-check, 8 otherwise):
+    calibration by "Next", scores by the buttons and by a typed digit, then done."""
+    ipywidgets = pytest.importorskip("ipywidgets")
+    from srgan_lib import rating
+
+    monkeypatch.setattr(rating, "in_live_kernel", lambda: True)
+    monkeypatch.setattr(rating, "live_front_end", lambda: "colab")
+    crops = [
+        rating.Crop("Set5/img_001", m, np.full((8, 8, 3), v, np.uint8))
+        for m, v in (("nearest", 0), ("srgan", 100), ("original", 255))
+    ]
+    box = rating.rating_activity(crops, seed=1)
+    assert isinstance(box, ipywidgets.VBox)
+    caption, view, controls = box.children
+    *scores, onward, keys = controls.children
+    assert [b.description for b in scores] == ["1", "2", "3", "4", "5"]
+    assert "Calibration 1 of 2" in caption.value and all(b.disabled for b in scores)
+    onward.click()
+    onward.click()
+    assert "Crop 1 of 3" in caption.value and not scores[0].disabled
+    first = view.value
+    scores[3].click()
+    assert "Crop 2 of 3" in caption.value and view.value != first
+    keys.value = "2"
+    assert keys.value == "" and "Crop 3 of 3" in caption.value
+    scores[0].click()
+    assert "Done: 3 crops rated" in caption.value and all(b.disabled for b in scores)
+    session = box.session
+    assert [r["score"] for r in session.record()["ratings"]] == [4, 2, 1]
+    assert [(r["image"], r["method"]) for r in session.record()["ratings"]] == [
+        (c.image, c.method) for c in session.queue
+    ]

@@ -119,7 +119,14 @@ def test_no_module_over_500_lines():
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["models", "list"], ["data", "list"], ["course", "--help"], ["train", "--help"]],
+    [
+        ["--help"],
+        ["models", "list"],
+        ["data", "list"],
+        ["course", "--help"],
+        ["train", "--help"],
+        ["course", "mos", "no-such-folder", "--out", "no-such-out"],
+    ],
 )
 def test_commands_that_need_no_model_import_no_backend(argv):
     probe = (

@@ -161,3 +161,24 @@ def test_pretrained_checks_the_weights_against_the_card(tmp_path, monkeypatch):
         models.pretrained("srgan")
     with pytest.raises(ValueError, match="No shipped model 'srresnet'.*choose one of srgan"):
         models.pretrained("srresnet")
+
+
+def test_interpolate_generators_blends_every_weight():
+    first = models.build_generator(num_blocks=1, filters=8)
+    second = models.build_generator(num_blocks=1, filters=8)
+    for alpha in (0.0, 0.3, 1.0):
+        blend = models.interpolate_generators(first, second, alpha)
+        for w, x, y in zip(
+            blend.get_weights(), first.get_weights(), second.get_weights(), strict=True
+        ):
+            np.testing.assert_allclose(w, (1 - alpha) * x + alpha * y, rtol=1e-6, atol=1e-7)
+    lr = np.random.default_rng(0).random((1, 6, 6, 3), dtype=np.float32)
+    np.testing.assert_allclose(
+        models.interpolate_generators(first, second, 0.0)(lr), first(lr), atol=1e-6
+    )
+    into = models.build_generator(num_blocks=1, filters=8)
+    assert models.interpolate_generators(first, second, 1.0, into=into) is into
+    np.testing.assert_allclose(into(lr), second(lr), atol=1e-6)
+    other = models.build_generator(num_blocks=2, filters=8)
+    with pytest.raises(ValueError, match="one architecture"):
+        models.interpolate_generators(first, other, 0.5)

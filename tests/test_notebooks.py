@@ -20,6 +20,7 @@ EXPECTED = [
     "04_vgg_content_loss",
     "05_alternating_training",
     "06_evaluation",
+    "07_perception_distortion",
 ]
 
 
@@ -31,7 +32,7 @@ def source(cell: dict) -> str:
     return "".join(cell["source"])
 
 
-def test_the_seven_lessons_are_there():
+def test_the_eight_lessons_are_there():
     assert [p.stem for p in LESSONS] == EXPECTED
 
 

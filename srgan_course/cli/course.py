@@ -1,4 +1,4 @@
-"""`srgan course run | student | solutions | grade | gradebook | sweep | publish`: the
+"""`srgan course run | student | solutions | grade | gradebook | sweep | publish | mos`: the
 teacher's commands (docs/teaching.md)."""
 
 from __future__ import annotations
@@ -119,6 +119,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_notebooks(publish)
     publish.set_defaults(func=run_publish)
 
+    mos = course_commands.add_parser(
+        "mos", help="the class's mean opinion scores from the handed-in ratings (lesson 06)"
+    )
+    mos.add_argument("submissions", metavar="SUBMISSIONS_DIR", help="<student>/<lesson>.ipynb")
+    mos.add_argument("--out", required=True, help="folder for mos.csv, significance.csv, mos.png")
+    mos.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
+    mos.set_defaults(func=run_mos)
+
 
 def _add_gradebook_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -230,6 +238,19 @@ def run_sweep(args: argparse.Namespace) -> int:
     print(f"wrote {comparison.parent}")
     with (comparison.parent / "comparison.csv").open() as f:
         return 1 if any(row["status"] != "ok" for row in csv.DictReader(f)) else 0
+
+
+def run_mos(args: argparse.Namespace) -> int:
+    from srgan_course import mos
+    from srgan_lib import files
+
+    try:
+        out, lines = mos.report(args.submissions, args.out, args.overwrite)
+    except (ValueError, FileNotFoundError, files.OutputExistsError, IsADirectoryError) as err:
+        raise CommandError(one_line(err)) from err
+    print("\n".join(lines))
+    print(f"wrote {out / 'mos.csv'}, {out / 'significance.csv'} and {out / 'mos.png'}")
+    return 0
 
 
 def run_publish(args: argparse.Namespace) -> int:
