@@ -161,3 +161,50 @@ def test_pretrained_checks_the_weights_against_the_card(tmp_path, monkeypatch):
         models.pretrained("srgan")
     with pytest.raises(ValueError, match="No shipped model 'srresnet'.*choose one of srgan"):
         models.pretrained("srresnet")
+
+
+def _grid_of_fresh_generator(icnr: bool, seed: int) -> float:
+    """Grid strength of a freshly initialised generator's x4 output on a natural image."""
+    import skimage.data
+    from skimage.transform import resize
+
+    from srgan_lib import inference, metrics
+
+    hr = skimage.data.coffee()[:192, :256]
+    lr = (resize(hr, (48, 64), anti_aliasing=True) * 255).round().astype(np.uint8)
+    keras.utils.set_random_seed(seed)
+    generator = models.build_generator(num_blocks=2, icnr=icnr)
+    return metrics.grid_strength(inference.upscale(generator, lr), period=4)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_icnr_generator_starts_without_a_grid(seed):
+    """ICNR (the default) starts the generator without the sub-pixel grid that plain
+    initialisation of the convolutions before the pixel shuffles paints."""
+    icnr, plain = _grid_of_fresh_generator(True, seed), _grid_of_fresh_generator(False, seed)
+    assert icnr < 0.2
+    assert plain > 10 * icnr
+
+
+def test_shipped_weights_load_unchanged_into_icnr_generators(tmp_path):
+    """An initialiser only chooses starting values: the shipped weights load as saved."""
+    import h5py
+
+    from srgan_lib.layers import ICNR
+
+    for name in models.pretrained_names():
+        generator = models.pretrained(name)
+        assert isinstance(generator.get_layer("up1_conv").kernel_initializer, ICNR)
+        generator.save_weights(tmp_path / f"{name}.weights.h5")
+        arrays = {}
+
+        def collect(key, item, arrays=arrays):
+            if isinstance(item, h5py.Dataset):
+                arrays[key] = item[()]
+
+        with h5py.File(models.pretrained_path(name), "r") as shipped:
+            shipped.visititems(collect)
+        with h5py.File(tmp_path / f"{name}.weights.h5", "r") as saved:
+            for key, value in arrays.items():
+                np.testing.assert_array_equal(saved[key][()], value, err_msg=key)
+        assert len(arrays) > 100
