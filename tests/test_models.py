@@ -136,11 +136,14 @@ def test_shipped_models_match_their_cards_on_set5(benchmarks_dir):
         scores[name] = [(inference.upscale(generator, p.lr), p.hr) for p in pairs]
     psnr = {k: np.mean([metrics.psnr(sr, hr) for sr, hr in v]) for k, v in scores.items()}
     detail = {k: np.mean([metrics.detail(sr, hr) for sr, hr in v]) for k, v in scores.items()}
+    grid = {k: np.mean([metrics.grid_strength(sr) for sr, _ in v]) for k, v in scores.items()}
     for name in ("srresnet", "srgan"):
         card = {r["method"]: r for r in models.pretrained_card(name)["evaluation"]["rows"]
                 if r["set"] == "Set5"}  # fmt: skip
-        assert psnr[name] == pytest.approx(card[name.replace("srresnet", "SRResNet").replace(
-            "srgan", "SRGAN")]["psnr"], abs=0.02)  # fmt: skip
+        row = card[name.replace("srresnet", "SRResNet").replace("srgan", "SRGAN")]
+        assert psnr[name] == pytest.approx(row["psnr"], abs=0.02)
+        assert grid[name] == pytest.approx(row["grid"], abs=0.01)
+        assert detail[name] == pytest.approx(row["detail"], abs=0.005)
     assert psnr["bicubic"] + 1.0 < psnr["srresnet"]
     assert psnr["bicubic"] < psnr["srgan"] < psnr["srresnet"]
     assert detail["bicubic"] < detail["srresnet"] < detail["srgan"]
