@@ -8,6 +8,10 @@ at period 4 (grey levels); the "HR" row scores the originals themselves.
 
     python bench/grid.py                                  # Set5, Set14; about 1 min on CPU
     python bench/grid.py --sets Set5,Set14,BSD100 --data-dir ../shared/data/benchmarks
+    python bench/grid.py --fresh      # untrained generators: ICNR against plain, 3 seeds
+
+`--fresh` scores instead the output of freshly initialised generators (2 and 16 residual
+blocks, 64 filters, x4) on a 64x96 LR crop of skimage's coffee photograph.
 
 Prints a Markdown table.
 """
@@ -59,6 +63,32 @@ def score(methods: dict, sets: list[str], root: Path) -> list[dict]:
     return rows
 
 
+def fresh(seeds=(0, 1, 2)) -> str:
+    """Grid strength of untrained generators' outputs, ICNR and plain, as Markdown."""
+    import keras
+    import skimage.data
+    from skimage.transform import resize
+
+    image = skimage.data.coffee()
+    lr = resize(image, (image.shape[0] // 4, image.shape[1] // 4), anti_aliasing=True)
+    lr = (lr[:64, :96] * 255).round().astype(np.uint8)
+    lines = [
+        "| residual blocks | initialisation | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+        "| ---: | --- |" + " ---: |" * len(seeds),
+    ]
+    for num_blocks in (2, 16):
+        for icnr in (True, False):
+            grids = []
+            for seed in seeds:
+                keras.utils.set_random_seed(seed)
+                generator = models.build_generator(num_blocks=num_blocks, icnr=icnr)
+                grids.append(metrics.grid_strength(inference.upscale(generator, lr), SCALE))
+            name = "ICNR" if icnr else "plain"
+            cells = " | ".join(f"{g:.3f}" for g in grids)
+            lines.append(f"| {num_blocks} | {name} | {cells} |")
+    return "\n".join(lines)
+
+
 def markdown(rows: list[dict]) -> str:
     def cell(row, key, digits):
         return f"{row[key]:.{digits}f}" if key in row else "–"
@@ -81,7 +111,11 @@ def main() -> None:
     parser.add_argument("--sets", default="Set5,Set14")
     parser.add_argument("--data-dir", help="folder holding Set5/HR, ... (default: found)")
     parser.add_argument("--models", default="srresnet,srgan", help="shipped models to score")
+    parser.add_argument("--fresh", action="store_true", help="untrained generators instead")
     args = parser.parse_args()
+    if args.fresh:
+        print(fresh())
+        return
     root = Path(args.data_dir or downloads.find_benchmarks() or downloads.data_dir())
     methods = {"bicubic": "bicubic"}
     for name in filter(None, args.models.split(",")):
