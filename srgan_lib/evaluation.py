@@ -4,7 +4,9 @@ and BSD100, measured on the Y channel (ITU-R BT.601) with 4 border pixels remove
 Lesson 06 and `srgan evaluate` use it. `evaluate` upscales every LR image of each set
 with each method (a generator, or "bicubic"), scores it against its HR image, and
 averages per set; `format_table` puts the paper's figures beside the measured ones and
-`save_results` writes them to a run folder.
+`save_results` writes them to a run folder. Beside PSNR and SSIM stand `metrics.detail`
+(fine detail relative to HR) and `metrics.grid_strength` (the sub-pixel grid, at the
+scale's period) of SR and of HR: a grid above HR's is an artefact, not detail.
 """
 
 from __future__ import annotations
@@ -45,9 +47,10 @@ PAPER_TABLE2: dict[str, dict[str, tuple[float, float]]] = {
 }
 
 Method = keras.Model | str
-PER_IMAGE_FIELDS = ("set", "method", "image", "psnr", "ssim", "detail")
+PER_IMAGE_FIELDS = ("set", "method", "image", "psnr", "ssim", "detail", "grid", "grid_hr")
 SUMMARY_FIELDS = (
-    "set", "method", "images", "expected", "psnr", "ssim", "detail", "paper_psnr", "paper_ssim"
+    "set", "method", "images", "expected", "psnr", "ssim", "detail", "grid", "grid_hr",
+    "paper_psnr", "paper_ssim",
 )  # fmt: skip
 
 
@@ -56,13 +59,15 @@ class Results:
     """Scores of an evaluation.
 
     per_image: one row per (set, method, image):
-    {"set", "method", "image", "psnr", "ssim", "detail"}.
+    {"set", "method", "image", "psnr", "ssim", "detail", "grid", "grid_hr"}.
     summary: one row per (set, method) with the means over the set's images and the
     paper's figures where it has them: {"set", "method", "images", "expected", "psnr",
-    "ssim", "detail", "paper_psnr", "paper_ssim"} (paper_* None when the paper has no such
-    entry, or when the set was scored in part: images < expected, and a part's mean is
-    never set beside the paper's whole-set figure).
-    PSNR in dB, SSIM in [-1, 1], detail: `metrics.detail` (1.0: as much fine detail as HR).
+    "ssim", "detail", "grid", "grid_hr", "paper_psnr", "paper_ssim"} (paper_* None when the
+    paper has no such entry, or when the set was scored in part: images < expected, and a
+    part's mean is never set beside the paper's whole-set figure).
+    PSNR in dB, SSIM in [-1, 1], detail: `metrics.detail` (1.0: as much fine detail as HR,
+    periodic patterns not counted), grid and grid_hr: `metrics.grid_strength` of SR and of
+    HR at the scale's period, in grey levels (HR's is the floor: the original's own).
     scale: the upscaling factor, also the border (pixels) removed from each side.
     """
 
@@ -107,14 +112,19 @@ def evaluate(
     partial: score an incomplete set's images present (the table then says "4 of 5
     (partial)"); by default an incomplete or empty set raises data.IncompleteSetError
     naming the missing files.
-    Returns Results with per-image and per-set Y-channel PSNR (dB) and SSIM, computed
-    after removing `scale` pixels from each side. The paper's figures are x4 only.
+    Returns Results with per-image and per-set Y-channel PSNR (dB), SSIM, detail and grid
+    strength (SR's and HR's), computed after removing `scale` pixels from each side. The
+    paper's figures are x4 only.
     """
     results = Results(scale=scale)
     for set_name in sets:
         pairs = data.load_benchmark(set_name, root, scale=scale, partial=partial)
         present, missing = data.benchmark_status(set_name, root, scale)
         expected = len(present) + len({Path(m).name for m in missing})
+        grid_hr = {
+            pair.name: metrics.grid_strength(pair.hr, period=scale, crop_border=scale)
+            for pair in pairs
+        }
         for name, method in methods.items():
             rows = []
             for pair in tqdm(pairs, desc=f"{set_name} {name}", leave=False):
@@ -126,7 +136,9 @@ def evaluate(
                         "image": pair.name,
                         "psnr": metrics.psnr(sr, pair.hr, crop_border=scale),
                         "ssim": metrics.ssim(sr, pair.hr, crop_border=scale),
-                        "detail": metrics.detail(sr, pair.hr, crop_border=scale),
+                        "detail": metrics.detail(sr, pair.hr, crop_border=scale, period=scale),
+                        "grid": metrics.grid_strength(sr, period=scale, crop_border=scale),
+                        "grid_hr": grid_hr[pair.name],
                     }
                 )
             paper_psnr, paper_ssim = paper_figures(set_name, name) if scale == 4 else (None, None)
@@ -142,6 +154,8 @@ def evaluate(
                     "psnr": float(np.mean([r["psnr"] for r in rows])),
                     "ssim": float(np.mean([r["ssim"] for r in rows])),
                     "detail": float(np.mean([r["detail"] for r in rows])),
+                    "grid": float(np.mean([r["grid"] for r in rows])),
+                    "grid_hr": float(np.mean([r["grid_hr"] for r in rows])),
                     "paper_psnr": paper_psnr,
                     "paper_ssim": paper_ssim,
                 }
@@ -155,10 +169,13 @@ def _fmt(value: float | None, digits: int) -> str:
 
 def format_table(results: Results) -> str:
     """The per-set means as a Markdown table, the paper's Table 2 figures beside them:
-    | set | method | images | PSNR (dB) | paper PSNR | SSIM | paper SSIM | detail |."""
+    | set | method | images | PSNR (dB) | paper PSNR | SSIM | paper SSIM | detail | grid |
+    HR grid |, grid and HR grid: the grid strength of SR and of the original, in grey
+    levels ("–" for rows without them)."""
     lines = [
-        "| set | method | images | PSNR (dB) | paper PSNR | SSIM | paper SSIM | detail |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| set | method | images | PSNR (dB) | paper PSNR | SSIM | paper SSIM | detail | grid "
+        "| HR grid |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in results.summary:
         images = row["images"]
@@ -167,7 +184,8 @@ def format_table(results: Results) -> str:
         lines.append(
             f"| {row['set']} | {row['method']} | {images} | {_fmt(row['psnr'], 2)} | "
             f"{_fmt(row['paper_psnr'], 2)} | {_fmt(row['ssim'], 4)} | "
-            f"{_fmt(row['paper_ssim'], 4)} | {_fmt(row['detail'], 2)} |"
+            f"{_fmt(row['paper_ssim'], 4)} | {_fmt(row['detail'], 2)} | "
+            f"{_fmt(row.get('grid'), 2)} | {_fmt(row.get('grid_hr'), 2)} |"
         )
     return "\n".join(lines)
 
@@ -192,7 +210,9 @@ def save_results(results: Results, run_dir: str | Path, overwrite: bool = False)
         "over each set's images. Paper: Ledig et al., CVPR 2017, Table 2 (its SSIM used "
         "another implementation, so compare SSIM only within a column). detail: high-frequency "
         "energy of SR relative to HR (`metrics.detail`; 1.0 = as much fine detail as HR, "
-        "noise counts too).\n"
+        "noise counts too, a periodic pattern does not). grid, HR grid: strength of the "
+        f"{results.scale}-pixel periodic pattern (sub-pixel grid) of SR and of the original "
+        "(`metrics.grid_strength`, grey levels of Y on 0..255; the original's is the floor).\n"
     )
     texts = {
         "per_image.csv": _csv_text(results.per_image, PER_IMAGE_FIELDS),

@@ -1,8 +1,9 @@
 """Building blocks of the SRGAN generator (Ledig et al., CVPR 2017, Sec. 2.1, Fig. 4).
 
-Lesson 01 meets the residual block, lesson 02 the pixel shuffle and the upsampling block.
-Every layer here is registered for serialization, so models that use it save to `.keras`
-and load back with `safe_mode=True` (no `Lambda` layers anywhere).
+Lesson 01 meets the residual block, lesson 02 the pixel shuffle, its ICNR initialiser and
+the upsampling block. Every layer and initialiser here is registered for serialization,
+so models that use it save to `.keras` and load back with `safe_mode=True` (no `Lambda`
+layers anywhere).
 """
 
 from __future__ import annotations
@@ -57,6 +58,53 @@ class PixelShuffle(layers.Layer):
         return {**super().get_config(), "scale": self.scale}
 
 
+@keras.saving.register_keras_serializable(package="srgan_lib")
+class ICNR(keras.initializers.Initializer):
+    """ICNR: initialisation of the convolution before a `PixelShuffle` so that the shuffle
+    starts as nearest-neighbour upsampling (Aitken et al., 2017, "Checkerboard artifact
+    free sub-pixel convolution", arXiv:1707.02937).
+
+    A kernel of shape (kh, kw, c_in, C * scale**2) gets one kernel of shape
+    (kh, kw, c_in, C) drawn from `initializer`, repeated for each of the scale**2
+    sub-pixel positions (tiled along the last axis, in `PixelShuffle`'s channel order:
+    channel s * C + c is a copy of channel c). All sub-pixels of an output cell then start
+    equal, so a freshly initialised upsampler adds no periodic pattern; drawn
+    independently (plain initialisation) they differ, and the output starts with a
+    `scale`-pixel grid that training must undo (and, with an adversarial loss, may not).
+
+    Args:
+        scale: the pixel shuffle's factor (2 for the generator's x2 blocks).
+        initializer: the initialiser of the sub-kernel (a name or an Initializer);
+            Keras' Conv2D default "glorot_uniform" by default.
+    """
+
+    # pragma: no mutate start (Keras reads this signature; mutmut's wrapper hides it)
+    def __init__(self, scale: int = 2, initializer="glorot_uniform"):
+        if int(scale) != scale or scale < 1:
+            raise ValueError(f"ICNR scale must be a positive integer, got {scale}.")
+        self.scale = int(scale)
+        self.initializer = keras.initializers.get(initializer)
+
+    # pragma: no mutate end
+
+    def __call__(self, shape, dtype=None):
+        *window, channels = shape
+        r2 = self.scale * self.scale
+        if len(window) < 1 or channels % r2:
+            raise ValueError(
+                f"ICNR(scale={self.scale}) needs a kernel whose last dimension is divisible "
+                f"by {r2}, got shape {tuple(shape)}."
+            )
+        kernel = self.initializer((*window, channels // r2), dtype=dtype)
+        return ops.tile(kernel, (*([1] * len(window)), r2))
+
+    def get_config(self):
+        return {
+            "scale": self.scale,
+            "initializer": keras.initializers.serialize(self.initializer),
+        }
+
+
 def prelu(name: str | None = None) -> layers.PReLU:
     """PReLU with one learned slope per channel (shared over height and width), so the
     model accepts images of any size. Slopes start at 0.25, He et al.'s (2015) default:
@@ -83,11 +131,16 @@ def residual_block(x, filters: int = 64, bn_momentum: float = 0.8, name: str = "
     return layers.Add(name=f"{name}_add")([skip, x])
 
 
-def upsample_block(x, filters: int = 256, name: str = "up"):
+def upsample_block(x, filters: int = 256, name: str = "up", icnr: bool = True):
     """x2 upsampling (paper Fig. 4): conv3x3-`filters`, pixel shuffle x2, PReLU.
 
     x: (B, H, W, C) -> (B, 2H, 2W, `filters` // 4).
+    icnr: initialise the convolution with `ICNR(2)` (the default: no checkerboard at the
+    start of training); False: Keras' plain "glorot_uniform", as the paper's code did.
     """
-    x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv")(x)
+    initializer = ICNR(2) if icnr else "glorot_uniform"
+    x = layers.Conv2D(
+        filters, 3, padding="same", kernel_initializer=initializer, name=f"{name}_conv"
+    )(x)
     x = PixelShuffle(2, name=f"{name}_shuffle")(x)
     return prelu(name=f"{name}_prelu")(x)

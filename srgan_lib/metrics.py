@@ -1,6 +1,9 @@
 """Image-quality metrics as super-resolution papers report them (SRGAN paper Sec. 3.1):
 PSNR and SSIM on the Y channel of ITU-R BT.601 YCbCr, with `crop_border` pixels (the
-scale factor) removed from each side. Lessons 00 and 06 use them.
+scale factor) removed from each side. Lessons 00 and 06 use them, with two measures of
+what PSNR does not see: `detail` (how much fine detail, relative to HR) and
+`grid_strength` (a periodic pattern at the upscaling factor's phase, the sub-pixel
+checkerboard; lesson 02).
 
 Images are NumPy arrays, (H, W, 3) RGB or (H, W) / (H, W, 1) grayscale, either uint8 in
 [0, 255] or float in [0, 1]. Both images of a pair must use the same convention.
@@ -88,20 +91,96 @@ def ssim(sr, hr, crop_border: int = 4, y_channel: bool = True) -> float:
     )
 
 
-def detail(sr, hr, crop_border: int = 4, sigma: float = 1.0) -> float:
+def _y_cropped(image, crop_border: int) -> np.ndarray:
+    y = to_y(image)
+    if crop_border:
+        if min(y.shape[:2]) <= 2 * crop_border:
+            raise ValueError(
+                f"Image of {y.shape[0]}x{y.shape[1]} is too small to crop "
+                f"{crop_border} pixels from each border."
+            )
+        y = y[crop_border:-crop_border, crop_border:-crop_border]
+    return y
+
+
+def _check_period(period: int, shape: tuple[int, ...]) -> int:
+    if int(period) != period or period < 1:
+        raise ValueError(f"period must be a positive integer (the scale), got {period}.")
+    if min(shape[:2]) < 2 * period:
+        raise ValueError(
+            f"Image of {shape[0]}x{shape[1]} is too small to measure a {period}-pixel period "
+            f"(needs at least {2 * period} pixels each way after cropping the border)."
+        )
+    return int(period)
+
+
+def phase_means(band: np.ndarray, period: int) -> np.ndarray:
+    """The mean of a (H, W) array over each of the period x period pixel phases:
+    out[i, j] = mean of band[i::period, j::period], a (period, period) array."""
+    return np.array(
+        [[band[i::period, j::period].mean() for j in range(period)] for i in range(period)]
+    )
+
+
+def _without_phase_pattern(band: np.ndarray, period: int) -> np.ndarray:
+    """`band` minus its tiled per-phase means: what is left has no period-`period` pattern."""
+    pattern = phase_means(band, period)
+    reps = (-(-band.shape[0] // period), -(-band.shape[1] // period))
+    return band - np.tile(pattern, reps)[: band.shape[0], : band.shape[1]]
+
+
+def grid_strength(image, period: int = 4, crop_border: int = 4) -> float:
+    """The strength of a periodic pattern of `period` pixels (a sub-pixel "checkerboard"
+    grid; use the upscaling factor) in grey levels of the Y channel (0..255 scale).
+
+    The high-pass band (Y minus its `period` x `period` box average, a filter that lets
+    any period-`period` pattern through unchanged) is averaged over each of the
+    period x period pixel phases, and the spread (population standard deviation) of these
+    period**2 means is returned: a zero-mean pattern of RMS amplitude `a` repeated over
+    the image scores about `a`. Image content averages out over the phases, so natural
+    photographs, bicubic upscales and noise score near 0 (noise of standard deviation s
+    over N cells scores about s / sqrt(N)). `crop_border` pixels are removed from each side
+    first, as for PSNR. Score SR and HR alike: HR's value is the floor to compare with.
+
+    Args:
+        image: (H, W, 3) RGB or (H, W) grey, uint8 in [0, 255] or float in [0, 1].
+        period: the pattern's period in pixels (the scale factor), >= 1.
+        crop_border: pixels removed from each side first.
+
+    Returns:
+        Grid strength in grey levels, >= 0.
+
+    Raises:
+        ValueError: bad shape, a bad period, or an image too small for the crop or period.
+    """
+    from scipy.ndimage import uniform_filter
+
+    y = _y_cropped(image, crop_border)
+    period = _check_period(period, y.shape)
+    band = y - uniform_filter(y, period, mode="reflect")
+    return float(phase_means(band, period).std())
+
+
+def detail(sr, hr, crop_border: int = 4, sigma: float = 1.0, period: int = 4) -> float:
     """How much fine detail SR has relative to HR: the energy of the Y channel's
     high-pass band (the image minus its Gaussian blur of `sigma` pixels) in SR divided by
     that in HR, border cropped as for PSNR.
 
+    A periodic pattern is not detail: before the energy is taken, each band loses its
+    per-phase mean pattern over `period` x `period` pixel cells (use the scale factor),
+    so a sub-pixel grid (`grid_strength`) adds nothing to the score. Natural images have
+    no such pattern, so for them this changes nothing.
+
     1.0: as much high-frequency content as the original; bicubic and MSE-trained
     generators score well below 1 (blur); an SRGAN's invented texture raises it. It
-    measures amount, not correctness: noise or checkerboard artefacts raise it too, so
-    read it beside PSNR/SSIM and the pictures, never alone.
+    measures amount, not correctness: noise raises it too, so read it beside PSNR/SSIM,
+    `grid_strength` and the pictures, never alone.
     """
     from scipy.ndimage import gaussian_filter
 
     sr, hr = _prepare(sr, hr, crop_border, y_channel=True)
-    high = [x - gaussian_filter(x, sigma) for x in (sr, hr)]
+    period = _check_period(period, sr.shape)
+    high = [_without_phase_pattern(x - gaussian_filter(x, sigma), period) for x in (sr, hr)]
     energy_hr = float(np.mean(high[1] ** 2))
     if energy_hr == 0:
         raise ValueError("HR has no high-frequency content (a flat image): detail is undefined.")

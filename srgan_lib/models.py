@@ -29,7 +29,11 @@ SCALES = (2, 4, 8)
 
 
 def build_generator(
-    scale: int = 4, num_blocks: int = 16, filters: int = 64, bn_momentum: float = 0.8
+    scale: int = 4,
+    num_blocks: int = 16,
+    filters: int = 64,
+    bn_momentum: float = 0.8,
+    icnr: bool = True,
 ) -> keras.Model:
     """SRResNet, the generator G of SRGAN (paper Sec. 2.1, Fig. 4, top).
 
@@ -39,7 +43,9 @@ def build_generator(
     skip from the first PReLU; log2(`scale`) x (conv3x3-4*`filters`, pixel shuffle x2,
     PReLU); conv9x9-3; tanh. With the defaults: 1,550,659 trainable parameters.
     The tanh is our addition (the paper's Fig. 4 ends with the convolution): it keeps SR
-    in the range of the HR targets.
+    in the range of the HR targets. `icnr`: the convolutions before the pixel shuffles
+    start with `layers.ICNR` (default; Aitken et al., 2017), so the untrained generator
+    paints no sub-pixel grid; False gives them Keras' plain initialisation.
     """
     validation.check_choice("scale", scale, SCALES)
     validation.check_int("num_blocks", num_blocks, minimum=1)
@@ -54,7 +60,7 @@ def build_generator(
     x = layers.BatchNormalization(momentum=bn_momentum, name="body_bn")(x)
     x = layers.Add(name="long_skip")([head, x])
     for i in range(int(math.log2(scale))):
-        x = upsample_block(x, 4 * filters, name=f"up{i + 1}")
+        x = upsample_block(x, 4 * filters, name=f"up{i + 1}", icnr=icnr)
     # float32 even under a mixed-precision policy: SR images keep their full precision.
     sr = layers.Conv2D(3, 9, padding="same", activation="tanh", name="tail_conv", dtype="float32")(
         x

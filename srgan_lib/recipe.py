@@ -391,6 +391,7 @@ def _card(out, stage, recipe, state, results, figure, evaluated, command, parame
     name = NAMES[stage]
     rows = [
         {k: row[k] for k in ("set", "method", "images", "psnr", "ssim", "detail", "paper_psnr")}
+        | {"grid": row["grid"], "grid_hr": row["grid_hr"]}
         | {"paper_ssim": row["paper_ssim"]}
         for row in results.summary
         if row["method"] in ("bicubic", name)
@@ -431,8 +432,7 @@ def _card(out, stage, recipe, state, results, figure, evaluated, command, parame
             "started": state["started"],
         },
         "evaluation": {
-            "protocol": "x4, Y channel (ITU-R BT.601), 4 border pixels removed; detail = "
-            "high-frequency energy of SR relative to HR (metrics.detail)",
+            "protocol": PROTOCOL,
             "hardware": evaluated,
             "command": command,
             "rows": rows,
@@ -442,6 +442,14 @@ def _card(out, stage, recipe, state, results, figure, evaluated, command, parame
         "srgan_lib": __version__,
         "keras": keras.__version__,
     }
+
+
+PROTOCOL = (
+    "x4, Y channel (ITU-R BT.601), 4 border pixels removed; detail = high-frequency energy "
+    "of SR relative to HR, periodic pattern excluded (metrics.detail); grid, HR grid = "
+    "strength of the 4-pixel periodic pattern (sub-pixel grid) of SR and of the original, "
+    "grey levels of Y on 0..255 (metrics.grid_strength)"
+)
 
 
 def _number(value, digits: int) -> str:
@@ -490,13 +498,15 @@ def card_markdown(card: dict) -> str:
         f"{e['protocol']}. Evaluated on: {e['hardware']}"
         + (f", with `{e['command']}`." if e.get("command") else "."),
         "",
-        "| set | method | images | PSNR (dB) | SSIM | detail | paper PSNR | paper SSIM |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| set | method | images | PSNR (dB) | SSIM | detail | grid | HR grid | paper PSNR "
+        "| paper SSIM |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in e["rows"]:
         lines.append(
             f"| {row['set']} | {row['method']} | {row['images']} | {_number(row['psnr'], 2)} | "
             f"{_number(row['ssim'], 4)} | {_number(row['detail'], 2)} | "
+            f"{_number(row.get('grid'), 2)} | {_number(row.get('grid_hr'), 2)} | "
             f"{_number(row['paper_psnr'], 2)} | {_number(row['paper_ssim'], 4)} |"
         )
     lines += [

@@ -43,8 +43,11 @@ def test_cli_evaluate_bicubic_reproduces_reference(
     assert float(row["psnr"]) == pytest.approx(expected, abs=0.01)
     paper = evaluation.PAPER_TABLE2[set_name]["bicubic"]
     assert float(row["paper_psnr"]) == paper[0]
+    # bicubic paints no sub-pixel grid: less periodic pattern than the originals' own
+    assert float(row["grid"]) < float(row["grid_hr"]) < 0.5
     printed = capsys.readouterr().out
     assert f"| {set_name} | bicubic |" in printed and f"{paper[0]:.2f}" in printed
+    assert "| detail | grid | HR grid |" in printed
     with (tmp_path / "per_image.csv").open() as f:
         assert len(list(csv.DictReader(f))) == int(row["images"])
     assert "paper PSNR" in (tmp_path / "summary.md").read_text()

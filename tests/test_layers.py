@@ -71,3 +71,46 @@ def test_upsample_block_doubles_size():
     inputs = keras.Input((None, None, 64))
     model = keras.Model(inputs, layers.upsample_block(inputs, 256))
     assert model(np.zeros((1, 3, 5, 64), "float32")).shape == (1, 6, 10, 64)
+
+
+def test_icnr_repeats_one_kernel_over_the_sub_pixels():
+    kernel = keras.ops.convert_to_numpy(layers.ICNR(2)((3, 3, 5, 4 * 6)))
+    assert kernel.shape == (3, 3, 5, 24)
+    for s in range(1, 4):  # channel s * C + c is a copy of channel c (PixelShuffle's order)
+        np.testing.assert_array_equal(kernel[..., s * 6 : (s + 1) * 6], kernel[..., :6])
+    assert np.std(kernel[..., :6]) > 0
+    with pytest.raises(ValueError, match="divisible by 4"):
+        layers.ICNR(2)((3, 3, 5, 6))
+    with pytest.raises(ValueError, match="positive integer"):
+        layers.ICNR(0)
+
+
+@pytest.mark.parametrize("icnr", [True, False])
+def test_icnr_upsampler_starts_as_nearest_neighbour(icnr, rng):
+    """With ICNR each 2x2 output cell is one value (nearest-neighbour upsampling of the
+    convolution's output); with plain initialisation the four sub-pixels differ."""
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, layers.upsample_block(inputs, 4 * 8, name="up", icnr=icnr))
+    out = keras.ops.convert_to_numpy(model(rng.random((1, 6, 7, 3), dtype=np.float32)))
+    cells = out.reshape(1, 6, 2, 7, 2, 8)
+    spread = np.abs(cells - cells[:, :, :1, :, :1]).max()
+    if icnr:
+        assert spread < 1e-6
+    else:
+        assert spread > 0.01
+
+
+def test_icnr_config_round_trip_and_keras_file_in_safe_mode(tmp_path, rng):
+    init = layers.ICNR(4, keras.initializers.HeNormal(seed=3))
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(init))
+    assert isinstance(clone, layers.ICNR) and clone.scale == 4
+    assert isinstance(clone.initializer, keras.initializers.HeNormal)
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, layers.upsample_block(inputs, 16, name="up"))
+    model.save(tmp_path / "up.keras")
+    loaded = keras.saving.load_model(tmp_path / "up.keras", safe_mode=True)
+    assert isinstance(loaded.get_layer("up_conv").kernel_initializer, layers.ICNR)
+    x = rng.random((1, 5, 5, 3), dtype=np.float32)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)), atol=1e-6
+    )

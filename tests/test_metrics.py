@@ -101,3 +101,69 @@ def test_detail_is_one_for_the_original_below_for_blur_above_for_noise():
     assert metrics.detail(blurred, hr) < 0.5 < 1.5 < metrics.detail(noisy, hr)
     with pytest.raises(ValueError, match="no high-frequency content"):
         metrics.detail(hr, np.full_like(hr, 7))
+
+
+def _grid(shape: tuple[int, int], rms: float, seed: int = 0) -> np.ndarray:
+    """A zero-mean 4x4 pattern of RMS `rms` grey levels, tiled over an (H, W) image."""
+    cell = np.random.default_rng(seed).standard_normal((4, 4))
+    cell = (cell - cell.mean()) / cell.std() * rms
+    return np.tile(cell, (shape[0] // 4 + 1, shape[1] // 4 + 1))[: shape[0], : shape[1]]
+
+
+def _natural_y() -> np.ndarray:
+    """skimage's coffee photograph as grey Y, float in [0, 1] (Y / 255), 400x600."""
+    import skimage.data
+
+    return metrics.to_y(skimage.data.coffee()) / 255.0
+
+
+def test_phase_means_recover_a_tiled_pattern():
+    pattern = _grid((4, 4), 3.0)
+    image = np.tile(pattern, (5, 7))[:19, :27]  # not whole cells: phases are still exact
+    np.testing.assert_allclose(metrics.phase_means(image, 4), pattern, atol=1e-12)
+
+
+@pytest.mark.parametrize("rms", [0.5, 1.0, 3.0])
+def test_a_grid_raises_grid_strength_by_its_amplitude_and_not_detail(rms):
+    hr = _natural_y()
+    gridded = hr + _grid(hr.shape, rms) / 255.0
+    before, after = metrics.grid_strength(hr), metrics.grid_strength(gridded)
+    assert before < 0.1
+    assert after - before == pytest.approx(rms, rel=0.1)
+    assert metrics.detail(gridded, hr) == pytest.approx(1.0, abs=0.002)
+    # what the grid would add if detail counted periodic energy (period 1 removes no pattern)
+    assert metrics.detail(gridded, hr, period=1) > 1.0 + 0.005 * rms**2
+
+
+def test_natural_images_and_bicubic_upscales_have_little_grid(benchmarks_dir):
+    import skimage.data
+
+    for name in ("camera", "astronaut", "coffee", "chelsea"):
+        assert metrics.grid_strength(getattr(skimage.data, name)()) < 0.2, name
+    for pair in data.load_benchmark("Set5", benchmarks_dir):
+        assert metrics.grid_strength(pair.hr) < 0.5, pair.name
+        assert metrics.grid_strength(data.bicubic_upscale(pair.lr)) < 0.1, pair.name
+
+
+def test_noise_is_detail_but_not_a_grid():
+    rng = np.random.default_rng(1)
+    hr = _natural_y()
+    noisy = hr + rng.normal(0, 20, hr.shape) / 255.0
+    assert metrics.grid_strength(noisy) - metrics.grid_strength(hr) < 0.2
+    assert metrics.detail(noisy, hr) > 1.5
+
+
+def test_grid_strength_of_uint8_float_and_rgb_agree_and_bad_inputs():
+    image = np.clip(255 * _natural_y()[:64, :80] + _grid((64, 80), 4.0), 0, 255).round()
+    rgb = np.repeat(image[..., None], 3, axis=-1).astype(np.uint8)
+    grey = metrics.grid_strength(image.astype(np.uint8))
+    # RGB grey levels v have Y = 16 + 219 v / 255: the pattern shrinks by 219 / 255
+    assert metrics.grid_strength(rgb) == pytest.approx(grey * 219 / 255)
+    assert metrics.grid_strength(rgb / 255.0) == pytest.approx(metrics.grid_strength(rgb))
+    assert metrics.grid_strength(image, period=1) == 0.0
+    with pytest.raises(ValueError, match="positive integer"):
+        metrics.grid_strength(image, period=0)
+    with pytest.raises(ValueError, match="too small to measure"):
+        metrics.grid_strength(image[:12, :12], period=4)
+    with pytest.raises(ValueError, match="too small to crop"):
+        metrics.grid_strength(image[:8, :8])

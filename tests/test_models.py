@@ -136,11 +136,14 @@ def test_shipped_models_match_their_cards_on_set5(benchmarks_dir):
         scores[name] = [(inference.upscale(generator, p.lr), p.hr) for p in pairs]
     psnr = {k: np.mean([metrics.psnr(sr, hr) for sr, hr in v]) for k, v in scores.items()}
     detail = {k: np.mean([metrics.detail(sr, hr) for sr, hr in v]) for k, v in scores.items()}
+    grid = {k: np.mean([metrics.grid_strength(sr) for sr, _ in v]) for k, v in scores.items()}
     for name in ("srresnet", "srgan"):
         card = {r["method"]: r for r in models.pretrained_card(name)["evaluation"]["rows"]
                 if r["set"] == "Set5"}  # fmt: skip
-        assert psnr[name] == pytest.approx(card[name.replace("srresnet", "SRResNet").replace(
-            "srgan", "SRGAN")]["psnr"], abs=0.02)  # fmt: skip
+        row = card[name.replace("srresnet", "SRResNet").replace("srgan", "SRGAN")]
+        assert psnr[name] == pytest.approx(row["psnr"], abs=0.02)
+        assert grid[name] == pytest.approx(row["grid"], abs=0.01)
+        assert detail[name] == pytest.approx(row["detail"], abs=0.005)
     assert psnr["bicubic"] + 1.0 < psnr["srresnet"]
     assert psnr["bicubic"] < psnr["srgan"] < psnr["srresnet"]
     assert detail["bicubic"] < detail["srresnet"] < detail["srgan"]
@@ -182,3 +185,50 @@ def test_interpolate_generators_blends_every_weight():
     other = models.build_generator(num_blocks=2, filters=8)
     with pytest.raises(ValueError, match="one architecture"):
         models.interpolate_generators(first, other, 0.5)
+
+
+def _grid_of_fresh_generator(icnr: bool, seed: int) -> float:
+    """Grid strength of a freshly initialised generator's x4 output on a natural image."""
+    import skimage.data
+    from skimage.transform import resize
+
+    from srgan_lib import inference, metrics
+
+    hr = skimage.data.coffee()[:192, :256]
+    lr = (resize(hr, (48, 64), anti_aliasing=True) * 255).round().astype(np.uint8)
+    keras.utils.set_random_seed(seed)
+    generator = models.build_generator(num_blocks=2, icnr=icnr)
+    return metrics.grid_strength(inference.upscale(generator, lr), period=4)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_icnr_generator_starts_without_a_grid(seed):
+    """ICNR (the default) starts the generator without the sub-pixel grid that plain
+    initialisation of the convolutions before the pixel shuffles paints."""
+    icnr, plain = _grid_of_fresh_generator(True, seed), _grid_of_fresh_generator(False, seed)
+    assert icnr < 0.2
+    assert plain > 10 * icnr
+
+
+def test_shipped_weights_load_unchanged_into_icnr_generators(tmp_path):
+    """An initialiser only chooses starting values: the shipped weights load as saved."""
+    import h5py
+
+    from srgan_lib.layers import ICNR
+
+    for name in models.pretrained_names():
+        generator = models.pretrained(name)
+        assert isinstance(generator.get_layer("up1_conv").kernel_initializer, ICNR)
+        generator.save_weights(tmp_path / f"{name}.weights.h5")
+        arrays = {}
+
+        def collect(key, item, arrays=arrays):
+            if isinstance(item, h5py.Dataset):
+                arrays[key] = item[()]
+
+        with h5py.File(models.pretrained_path(name), "r") as shipped:
+            shipped.visititems(collect)
+        with h5py.File(tmp_path / f"{name}.weights.h5", "r") as saved:
+            for key, value in arrays.items():
+                np.testing.assert_array_equal(saved[key][()], value, err_msg=key)
+        assert len(arrays) > 100

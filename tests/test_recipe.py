@@ -99,10 +99,12 @@ def test_models_train_runs_the_recipe_resumes_and_writes_cards(tmp_path, benchma
         assert card["weights"]["sha256"] == files.sha256(out / f"{stage}.weights.h5")
         rows = {r["method"]: r for r in card["evaluation"]["rows"]}
         assert rows["bicubic"]["psnr"] == pytest.approx(28.43, abs=0.01)
+        assert rows["bicubic"]["grid"] < rows["bicubic"]["grid_hr"] < 0.5
         assert set(rows) == {"bicubic", recipe.NAMES[stage]}
         assert card["training"]["steps"] == state["stages"][stage]["steps"]
         text = (out / f"{stage}.md").read_text()
         assert card["weights"]["sha256"] in text and "| Set5 | bicubic | 5 | 28.43 |" in text
+        assert "| detail | grid | HR grid |" in text
     assert "SRGAN-MSE" in json.loads((out / "srgan.json").read_text())["variant"]
     before = {p.name: files.sha256(p) for p in out.glob("*.weights.h5")}
     capsys.readouterr()
