@@ -346,6 +346,8 @@ def build_site(
             raise SiteError(f"the site build failed: {warnings.getvalue().strip()[-2000:]}")
         for template in (html / "_static").glob("*.html"):  # the theme's macros, not pages
             template.unlink()
+        if (html / "_sources").is_dir() and not any((html / "_sources").iterdir()):
+            (html / "_sources").rmdir()
         if out_dir.exists():
             shutil.rmtree(out_dir)
         shutil.copytree(html, out_dir)

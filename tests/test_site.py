@@ -207,6 +207,10 @@ const body = document.body.cloneNode(true);
 body.querySelectorAll('pre, code, math, script, style, .highlight').forEach(e => e.remove());
 return body.textContent;
 """
+_FIRST_FIGURE = """
+const figure = document.querySelector('.cell_output img');
+if (figure) { figure.scrollIntoView({block: 'start'}); window.scrollBy(0, -120); }
+"""
 _MATH = """
 const math = [...document.querySelectorAll('math')];
 return [math.length, math.filter(m => m.getBoundingClientRect().width > 0).length,
@@ -278,6 +282,9 @@ def test_site_in_chromium(built, server, browser):
             "lessons/06_evaluation.html": "lesson-06",
         }.get(page)
         if shot:
+            if page.startswith("lessons/"):  # from the lesson's first figure, if any
+                browser.execute_script(_FIRST_FIGURE)
+                time.sleep(0.3)
             browser.save_screenshot(str(SCREENSHOTS / f"{shot}.png"))
     assert len(links) > 30
     broken = sorted(link for link in links if not _resolves(built, server, link))
