@@ -39,7 +39,7 @@ site: setup $(VENV)/.site
 	@test -n "$(RUN)" || { echo "no course run in runs/: run make course first (or RUN=DIR)"; exit 2; }
 	$(VENV)/bin/srgan course site $(RUN) --out $(SITE) --overwrite
 
-$(VENV)/.site: pyproject.toml
+$(VENV)/.site: pyproject.toml $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[site]"
 	touch $@
 

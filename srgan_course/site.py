@@ -329,6 +329,7 @@ def build_site(
         raise SiteError(f"{out_dir} is not empty: choose another --out or pass --overwrite")
     try:
         from sphinx.application import Sphinx
+        from sphinx.errors import SphinxError
         from sphinx.util import console
     except ImportError:
         raise SiteError(
@@ -340,8 +341,12 @@ def build_site(
         log = io.StringIO()
         warnings = io.StringIO()
         console.nocolor()
-        app = Sphinx(src, src, html, Path(tmp) / "doctrees", "html", status=log, warning=warnings)
-        app.build()
+        try:
+            doctrees = Path(tmp) / "doctrees"
+            app = Sphinx(src, src, html, doctrees, "html", status=log, warning=warnings)
+            app.build()
+        except SphinxError as err:
+            raise SiteError(f"the site build failed: {' '.join(str(err).split())}") from None
         if app.statuscode:
             raise SiteError(f"the site build failed: {warnings.getvalue().strip()[-2000:]}")
         for template in (html / "_static").glob("*.html"):  # the theme's macros, not pages
