@@ -59,6 +59,10 @@ FAVICON_SVG = (
     'fill="#3d5a80"/><rect x="8" width="8" height="8" fill="#98c1d9"/>'
     '<rect y="8" width="8" height="8" fill="#98c1d9"/></svg>\n'
 )
+#: The theme lays equations out for MathJax's element; the same for MathML's.
+MATHML_CSS = """div.math > math { flex-grow: 1; overflow: auto hidden; padding: 0.3rem 0; }
+math { font-size: 1.1em; }
+"""
 #: nbgrader's student-copy steps that remove what students must not see; outputs stay.
 _STRIP_STEPS = ["ClearSolutions", "ClearHiddenTests", "ClearMarkScheme"]
 #: The paper's perceptual loss (its eq. 3 with eq. 6), shown on the home page.
@@ -243,6 +247,8 @@ def _conf(source) -> str:
             "use_download_button": False,
             "home_page_in_toc": True,
         },
+        "html_static_path": ["_static"],
+        "html_css_files": ["mathml.css"],
         "html_show_sourcelink": False,
         "html_copy_source": False,
         "nb_execution_mode": "off",
@@ -274,6 +280,8 @@ def write_source(
     (src / "images").mkdir()
     (src / "images" / "colab-badge.svg").write_text(BADGE_SVG)
     (src / "images" / "favicon.svg").write_text(FAVICON_SVG)
+    (src / "_static").mkdir()
+    (src / "_static" / "mathml.css").write_text(MATHML_CSS)
     written, lessons = [], []
     for executed in executed_lessons(run_dir):
         nb = student_view(nbformat.read(executed, as_version=4))
