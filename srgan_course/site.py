@@ -166,6 +166,9 @@ def _evaluation_page(run_dir: Path) -> str:
 
 def _home_page(lessons: list[tuple[str, str, float | None]], source, badge_path: str) -> str:
     """The home page: the result first, the lesson map, how to run."""
+    from srgan_lib.shipped import pretrained_card
+
+    variant = pretrained_card("srgan")["variant"]
     badge = publish.set_badge_path(source.badge_prefix() + lessons[0][0] + ".ipynb", badge_path)
     rows = "\n".join(
         f"| [{title}](lessons/{stem}.ipynb) | "
@@ -190,9 +193,9 @@ $$
 ![Zoomed crops from Set5 and Set14: bicubic, SRResNet, SRGAN, original](cards/crops.png)
 
 The two generators `srgan_lib` ships, trained by the course's own code: bicubic, SRResNet,
-SRGAN and the original image, zoomed. Their scores beside the paper's are on the
-[evaluation page](evaluation.md); how they were trained is in their cards
-([SRResNet](cards/srresnet.md), [SRGAN](cards/srgan.md)).
+SRGAN and the original image, zoomed. The shipped SRGAN is {variant}.
+Their scores beside the paper's are on the [evaluation page](evaluation.md); how they were
+trained is in their cards ([SRResNet](cards/srresnet.md), [SRGAN](cards/srgan.md)).
 
 ## The lessons
 
