@@ -1,12 +1,13 @@
 # Two commands on a fresh Linux machine with Python >= 3.10:
 #   make course   set up .venv, then run every lesson on the bundled sample images
 #   make test     set up .venv, then run every test (TensorFlow, JAX, then the lessons)
+#   make site     the course website from the latest course run (runs/course-*) into runs/site
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 KERNEL := srgan-course
 
-.PHONY: setup course student test lint clean colab-check mutation
+.PHONY: setup course student site test lint clean colab-check mutation
 
 setup: $(VENV)/.installed
 
@@ -30,7 +31,21 @@ $(VENV)/.classroom: pyproject.toml
 	test -f $(VENV)/.installed || $(PY) -m pip install -q -e ".[classroom]"
 	touch $@
 
-test: setup lint
+# The course website (srgan_course/site.py): Sphinx + myst-nb, from the executed lessons of
+# RUN (default: the latest `make course` run) into SITE; works offline from a plain folder.
+RUN ?= $(lastword $(sort $(wildcard runs/course-*)))
+SITE ?= runs/site
+site: setup $(VENV)/.site
+	@test -n "$(RUN)" || { echo "no course run in runs/: run make course first (or RUN=DIR)"; exit 2; }
+	$(VENV)/bin/srgan course site $(RUN) --out $(SITE) --overwrite
+
+$(VENV)/.site: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[site]"
+	touch $@
+
+# tests/test_site.py builds the site from lessons 00-01 and opens it in chromium (screenshots
+# in runs/site-screenshots/), so the test run installs the site extra too.
+test: setup $(VENV)/.site lint
 	$(PY) -m pytest
 	KERAS_BACKEND=jax $(PY) -m pytest -m backend
 	SRGAN_VGG_WEIGHTS=$${SRGAN_VGG_WEIGHTS:-none} $(PY) -m pytest --nbval-lax --nbval-current-env notebooks

@@ -166,3 +166,72 @@ def publish(
             nbformat.write(nb, path)
             written.append(path)
     return written
+
+
+#: Where a fork's GitHub Pages workflow goes, from the repository root.
+PAGES_WORKFLOW = Path(".github") / "workflows" / "pages.yml"
+
+
+def pages_workflow(source: InstallSource) -> str:
+    """A GitHub Actions workflow that, on each push to `source.ref` (or by hand), runs the
+    course on the runner's CPU (`make course`), builds the website (`make site`) and
+    publishes it with GitHub Pages (Settings > Pages > Source: GitHub Actions)."""
+    return f"""# Written by `srgan course publish`: the course website on GitHub Pages.
+# Enable it in the repository's Settings > Pages > Source: GitHub Actions.
+name: course website
+on:
+  push:
+    branches: [{json.dumps(source.ref)}]
+  workflow_dispatch:
+permissions:
+  contents: read
+  pages: write
+  id-token: write
+concurrency:
+  group: pages
+  cancel-in-progress: false
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: make course
+      - run: make site SITE=_site
+      - uses: actions/upload-pages-artifact@v3
+        with:
+          path: _site
+  deploy:
+    needs: build
+    runs-on: ubuntu-latest
+    environment:
+      name: github-pages
+      url: ${{{{ steps.deployment.outputs.page_url }}}}
+    steps:
+      - id: deployment
+        uses: actions/deploy-pages@v4
+"""
+
+
+def check_pages_workflow(
+    notebooks_dir: str | Path | None, source: InstallSource, overwrite: bool = False
+) -> Path | None:
+    """The Pages workflow file to write beside the lessons' repository (the parent of
+    `notebooks_dir`), or None when it already holds `pages_workflow(source)`.
+    Raises ValueError when a different one is there and `overwrite` is not set."""
+    path = Path(notebooks_dir or runner.NOTEBOOKS).resolve().parent / PAGES_WORKFLOW
+    if path.exists():
+        if path.read_text() == pages_workflow(source):
+            return None
+        if not overwrite:
+            raise ValueError(f"{path} exists and differs: pass --overwrite to replace it")
+    return path
+
+
+def write_pages_workflow(path: Path, source: InstallSource) -> Path:
+    """Write `pages_workflow(source)` to `path` (from `check_pages_workflow`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(pages_workflow(source))
+    return path

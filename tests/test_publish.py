@@ -134,3 +134,24 @@ def test_setup_block_says_what_to_do_when_pip_fails(monkeypatch, tmp_path, capsy
         exec(_install_block(missing), {})
     assert missing in str(err.value) and "no runtime restart" in str(err.value)
     assert "no-such-checkout" in capsys.readouterr().out  # pip's own error is shown
+
+
+def test_publish_writes_a_pages_workflow_and_keeps_a_different_one(lessons_copy, capsys):
+    workflow = lessons_copy.parent / ".github" / "workflows" / "pages.yml"
+    args = ["course", "publish", "--repo", "a/b", "--ref", "v1", "--notebooks", str(lessons_copy)]
+    assert cli.main(args) == 0
+    text = workflow.read_text()
+    assert 'branches: ["v1"]' in text and "make site SITE=_site" in text
+    assert "actions/deploy-pages" in text and "path: _site" in text
+    assert cli.main(args) == 0  # the same workflow again: nothing to refuse
+    workflow.write_text("# the teacher's own\n")
+    source = json.loads((lessons_copy / publish.SOURCE_FILE).read_text())
+    args[5] = "v2"
+    capsys.readouterr()
+    assert cli.main(args) == 2  # refused before any notebook is rewritten
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--overwrite" in err
+    assert workflow.read_text() == "# the teacher's own\n"
+    assert json.loads((lessons_copy / publish.SOURCE_FILE).read_text()) == source
+    assert cli.main([*args, "--overwrite"]) == 0
+    assert 'branches: ["v2"]' in workflow.read_text()

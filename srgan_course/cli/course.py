@@ -1,5 +1,5 @@
-"""`srgan course run | student | solutions | grade | gradebook | sweep | publish | mos`: the
-teacher's commands (docs/teaching.md)."""
+"""`srgan course run | student | solutions | grade | gradebook | sweep | publish | mos | site`:
+the teacher's commands (docs/teaching.md)."""
 
 from __future__ import annotations
 
@@ -116,6 +116,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     publish.add_argument(
         "--student", default=None, metavar="DIR", help="also rewrite the student copies in DIR"
     )
+    publish.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a .github/workflows/pages.yml that differs from the course's",
+    )
     add_notebooks(publish)
     publish.set_defaults(func=run_publish)
 
@@ -126,6 +131,22 @@ def register(commands: argparse._SubParsersAction) -> None:
     mos.add_argument("--out", required=True, help="folder for mos.csv, significance.csv, mos.png")
     mos.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
     mos.set_defaults(func=run_mos)
+
+    site = course_commands.add_parser(
+        "site", help="build the course website from an executed course (make site)"
+    )
+    site.add_argument("run_dir", metavar="RUN_DIR", help="a folder `srgan course run` wrote")
+    site.add_argument("--out", required=True, help="folder for the website's HTML")
+    site.add_argument(
+        "--overwrite", action="store_true", help="replace the contents of a non-empty --out"
+    )
+    site.add_argument(
+        "--badge-path",
+        default="/blob/student/notebooks/",
+        help="replaces /blob/main/notebooks/ in the Colab badges (the branch students open)",
+    )
+    add_notebooks(site)
+    site.set_defaults(func=run_site)
 
 
 def _add_gradebook_options(parser: argparse.ArgumentParser) -> None:
@@ -261,12 +282,31 @@ def run_publish(args: argparse.Namespace) -> int:
         student = Path(args.student) if args.student else None
         if student is not None and not student.is_dir():
             raise FileNotFoundError(f"no folder {student}: run `srgan course student` first")
+        workflow = publish.check_pages_workflow(args.notebooks, source, args.overwrite)
         written = publish.publish(source, args.notebooks, student)
     except (ValueError, FileNotFoundError) as err:
         raise CommandError(one_line(err)) from err
+    if workflow is not None:
+        publish.write_pages_workflow(workflow, source)
+        print(f"wrote {workflow}: GitHub Pages builds the course website from {source.ref}")
     print(f"install source: {source.pip_url}")
     print(f"lessons open {source.badge_prefix()}<lesson>.ipynb")
     if student is not None:
         print(f"student copies open {source.badge_prefix(source.student_ref)}<lesson>.ipynb")
     print(f"rewrote {len(written)} notebooks" + "".join(f"\n  {p}" for p in written))
+    return 0
+
+
+def run_site(args: argparse.Namespace) -> int:
+    from srgan_course import site
+
+    try:
+        out, seconds, warnings = site.build_site(
+            args.run_dir, args.out, args.notebooks, args.badge_path, args.overwrite
+        )
+    except site.SiteError as err:
+        raise CommandError(one_line(err)) from err
+    for warning in warnings:
+        print(warning)
+    print(f"built the site in {seconds:.0f} s: open {out / 'index.html'}")
     return 0
