@@ -148,8 +148,16 @@ def test_student_copy_runs_to_the_first_check_and_fails_with_its_hint(dist):
 
     lesson = next(p for p in LESSONS if p.name.startswith("01_"))
     nb = nbformat.read(dist / "student" / lesson.name, as_version=4)
+    from nbclient import NotebookClient
+
+    client = NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name=runner._kernel_name() or "python3",
+        resources={"metadata": {"path": str(REPO / "notebooks")}},
+    )
     with pytest.raises(CellExecutionError) as raised:
-        grading.execute_notebook(nb, REPO / "notebooks", timeout=120, allow_errors=False)
+        client.execute()
     assert raised.value.ename == "AssertionError"
     assert raised.value.evalue == (
         "`prelu_numpy` returned None: write its body where it says YOUR CODE HERE"

@@ -16,6 +16,15 @@ from srgan_course import classroom, cli, gradebook, grading
 
 CHEAT = "get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)\n"
 HIDDEN_ASSERT = "assert double(5) == 10"
+DOUBLE_SPEC = (
+    '{"function": "double", "setup": "xs = rng.integers(-50, 50, 6)",'
+    ' "cases": ["call(5)", "call(-3)", "call(xs)"], "reference": "lambda x: 2 * x",'
+    ' "library": ["operator.mul"], "hint": "twice x, for any x"}'
+)
+HALVE_SPEC = (
+    '{"function": "halve", "cases": ["call(7)", "call(np.arange(5.0))"],'
+    ' "reference": "lambda x: x / 2", "library": ["operator.truediv"]}'
+)
 
 
 def _meta(cell) -> dict:
@@ -57,6 +66,9 @@ def _toy_lesson() -> nbformat.NotebookNode:
                 'assert result == 4, f"expected 4, got {result}"\n'
                 "### BEGIN HIDDEN TESTS\n"
                 f'{HIDDEN_ASSERT}, "double(5) should be 10"\n'
+                "### BEGIN GRADER CHECK\n"
+                f"{DOUBLE_SPEC}\n"
+                "### END GRADER CHECK\n"
                 "### END HIDDEN TESTS",
                 grade_id="double_check",
                 grade=True,
@@ -70,7 +82,10 @@ def _toy_lesson() -> nbformat.NotebookNode:
                 solution=True,
             ),
             _cell(
-                "assert halve(4) is not None\nassert halve(4) == 2",
+                "assert halve(4) is not None\nassert halve(4) == 2\n"
+                "### BEGIN HIDDEN TESTS\n### BEGIN GRADER CHECK\n"
+                f"{HALVE_SPEC}\n"
+                "### END GRADER CHECK\n### END HIDDEN TESTS",
                 grade_id="halve_check",
                 grade=True,
                 locked=True,
@@ -313,9 +328,7 @@ def test_a_cell_past_the_timeout_fails_and_the_rest_runs(tmp_path):
         ("halve_check", 1),
         ("explain", None),
     ]
-    assert report.checks[0].failure.startswith(
-        ("CellTimeoutError: the cell ran past", "interrupted: the cell ran past")
-    )
+    assert report.checks[0].failure == "ran past the time limit and was interrupted"
 
 
 def test_np_testing_failures_keep_the_hint():
