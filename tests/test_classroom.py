@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from srgan_course import classroom, cli, grading, runner
+from srgan_course import classroom, cli, runner
 
 REPO = Path(__file__).resolve().parents[1]
 
