@@ -15,10 +15,11 @@ grader parses (it is never run in a kernel):
     }
     ### END GRADER CHECK
 
-`setup` (code), `cases` and `reference` (expressions) are the teacher's: they run in the
-grader process, once per lesson before any submission runs, with `np`, a seeded `rng`
-(`seed`, default 0) and `call(*args, **kwargs)`, and may import srgan_lib, so the reference
-comes from the grader's own, pristine copy. After the student's last cell the grader sends a
+`setup` (code), `cases` (expressions: a `call(...)` or a list of them) and `reference` (an
+expression giving a function) are the teacher's: they run in the grader process, once per
+lesson before any submission runs, with `np`, a seeded `rng` (`seed`, default 0) and
+`call(*args, **kwargs)`, and may import srgan_lib, so the reference comes from the grader's
+own, pristine copy. After the student's last cell the grader sends a
 small harness holding the inputs as data; it calls the function and sends the outputs back
 as `.npy` bytes. The comparison happens here: patching numpy, srgan_lib, the notebook's
 globals or IPython hooks in the kernel can at most send back wrong data. An optional `probe`
@@ -117,9 +118,15 @@ def prepare(spec: dict, grade_id: str) -> Prepared:
         "rng": np.random.default_rng(spec.get("seed", 0)),
         "call": lambda *args, **kwargs: (args, kwargs),
     }
-    try:
-        exec(spec.get("setup", ""), scope)  # the teacher's code, read before any kernel ran
-        cases = [eval(case, scope) for case in spec.get("cases", ["call()"])]
+    try:  # the teacher's code, read before any kernel ran
+        exec(spec.get("probe", ""), scope)  # the reference may use the probe too
+        exec(spec.get("setup", ""), scope)
+        cases = []
+        for text in spec.get("cases", ["call()"]):
+            value = eval(text, scope)  # one call(...) or a list of them
+            cases += value if isinstance(value, list) else [value]
+        if not all(isinstance(c, tuple) and len(c) == 2 and isinstance(c[1], dict) for c in cases):
+            raise TypeError("each case must be call(*args, **kwargs)")
         reference = eval(spec["reference"], scope)
         expected = [_data(reference(*copy.deepcopy(a), **copy.deepcopy(k))) for a, k in cases]
     except Exception as err:
