@@ -37,6 +37,7 @@ from srgan_course.grading.feedback import limit_outputs
 TOKEN_VARIABLE = "SRGAN_GRADING_TOKEN"
 SANDBOX_VARIABLE = "SRGAN_GRADING_SANDBOX"
 _LIVE_KERNELS: set[int] = set()
+_LIVE_TOKENS: set[str] = set()  # of submissions being graded (their kernels may be starting)
 _LOCK = threading.Lock()
 
 
@@ -164,12 +165,17 @@ def _carries(pid: int, token: str) -> bool:
 
 def _strays(token: str, roots: set[int]) -> set[int]:
     """The processes to end: descendants of `roots`, those whose environment carries
-    `token`, and orphans handed to this process that are not a live kernel."""
+    `token`, and orphans handed to this process that are neither a live kernel nor marked
+    with the token of another submission being graded (a kernel still starting)."""
     table = _processes()
     me = os.getpid()
     with _LOCK:
-        live = set(_LIVE_KERNELS)
-    found = {p for p, parent in table.items() if parent == me and p not in live}
+        live, others = set(_LIVE_KERNELS), _LIVE_TOKENS - {token}
+    found = {
+        p
+        for p, parent in table.items()
+        if parent == me and p not in live and not any(_carries(p, t) for t in others)
+    }
     found |= {p for p in table if p != me and _carries(p, token)}
     frontier = set(roots) | found
     while frontier:
@@ -263,6 +269,8 @@ def run(
     result = Execution()
     result.sandbox = sandbox_mode()
     token = uuid.uuid4().hex
+    with _LOCK:
+        _LIVE_TOKENS.add(token)
     _enable_subreaper()
     (root / "work").mkdir(exist_ok=True)
     manager = _kernel_manager(root, token, result.sandbox, hidden_folders)
@@ -335,6 +343,8 @@ def run(
         with _LOCK:
             _LIVE_KERNELS.difference_update(roots)
         end_processes(token, roots)
+        with _LOCK:
+            _LIVE_TOKENS.discard(token)
         if log is not None:
             log.close()
     return result
