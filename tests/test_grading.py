@@ -380,3 +380,47 @@ def test_grading_parameters_fit_the_lessons_and_give_fresh_folders(tmp_path):
     )
     with pytest.raises(grading.GradingError, match="expects true or false"):
         grading.grading_parameters(lesson, "06_evaluation", {"shipped": "maybe"}, tmp_path / "c")
+
+
+def test_a_broken_grader_check_is_one_clear_error():
+    with pytest.raises(grading.GradingError, match="GRADER CHECK of c1 is not a Python dict"):
+        grading.split_check(
+            "### BEGIN HIDDEN TESTS\n### BEGIN GRADER CHECK\n{oops\n### END GRADER CHECK\n"
+            "### END HIDDEN TESTS\n",
+            "c1",
+        )
+    spec = {"function": "f", "cases": ["call(1)"], "reference": "lambda x: 1 / 0"}
+    with pytest.raises(grading.GradingError, match="c2 fails in the grader: ZeroDivisionError"):
+        grading.prepare_lesson(
+            new_notebook(
+                cells=[
+                    _cell(
+                        f"pass\n### BEGIN HIDDEN TESTS\n### BEGIN GRADER CHECK\n"
+                        f"{spec!r}\n### END GRADER CHECK\n### END HIDDEN TESTS",
+                        grade_id="c2",
+                        grade=True,
+                        points=1,
+                    )
+                ]
+            )
+        )
+
+
+def test_calls_into_the_library_are_found_through_aliases_and_helpers():
+    from srgan_course.grading import checks
+
+    library = ["srgan_lib.metrics.psnr"]
+
+    def found(*sources):
+        nb = new_notebook(cells=[new_code_cell(s) for s in sources])
+        return checks.library_call(nb, "psnr_y", library)
+
+    assert found("def psnr_y(a, b):\n    return metrics.psnr(a, b)") == library[0]
+    assert found("from srgan_lib.metrics import psnr as p", "def psnr_y(a, b):\n    return p(a, b)")
+    assert found("m = metrics.psnr", "def psnr_y(a, b):\n    return m(a, b)")
+    assert found(
+        "def helper(a):\n    return metrics.psnr(a, a)", "def psnr_y(a, b):\n    return helper(a)"
+    )
+    # its own work, a local variable of the same name, magics: nothing to report
+    assert found("%matplotlib inline\ndef psnr_y(a, b):\n    psnr = 10.0\n    return psnr") is None
+    assert found("x = metrics.psnr(1, 1)", "def psnr_y(a, b):\n    return 10.0") is None

@@ -94,7 +94,8 @@ def split_check(source: str, grade_id: str = "?") -> tuple[str, HiddenPart]:
     code, specs, lines = [], [], []
     for match in HIDDEN_TESTS.finditer(source):
         body = match.group("body")
-        lines += [line.strip() for line in body.splitlines() if len(line.strip()) >= 8]
+        region = match.group(0).splitlines()
+        lines += [line.strip() for line in region if len(line.strip()) >= 8]
         for block in GRADER_CHECK.finditer(body):
             try:
                 spec = ast.literal_eval(block.group("body").strip())

@@ -10,6 +10,7 @@ autograder by absolute path, without a sandbox) are blanked.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import nbformat
@@ -76,13 +77,24 @@ def limit_outputs(cell) -> None:
             output["evalue"] = _cut_text(str(output["evalue"]))
 
 
+def _variants(secret_lines: set[str]) -> set[str]:
+    """The lines as written, and as they look inside a JSON or Python string (a notebook
+    file read and printed whole)."""
+    found = set()
+    for line in secret_lines:
+        found |= {line, json.dumps(line)[1:-1], repr(line)[1:-1]}
+    return found
+
+
 def _redact(text: str, secret_lines: set[str]) -> str:
     if not secret_lines:
         return text
+    secrets = _variants(secret_lines)
+    long = [s for s in secrets if len(s) >= 20]
     kept = []
     for line in text.splitlines(keepends=True):
         stripped = line.strip()
-        hit = stripped in secret_lines or any(s in stripped for s in secret_lines if len(s) >= 20)
+        hit = stripped in secrets or any(s in stripped for s in long)
         kept.append("[hidden test line removed]\n" if hit else line)
     return "".join(kept)
 
