@@ -421,6 +421,7 @@ def test_calls_into_the_library_are_found_through_aliases_and_helpers():
     assert found(
         "def helper(a):\n    return metrics.psnr(a, a)", "def psnr_y(a, b):\n    return helper(a)"
     )
+    assert found("def psnr_y(a, b):\n    return 1.0", "psnr_y = lambda a, b: metrics.psnr(a, b)")
     # its own work, a local variable of the same name, magics: nothing to report
     assert found("%matplotlib inline\ndef psnr_y(a, b):\n    psnr = 10.0\n    return psnr") is None
     assert found("x = metrics.psnr(1, 1)", "def psnr_y(a, b):\n    return 10.0") is None

@@ -254,10 +254,21 @@ def library_call(nb, function: str, library: list[str]) -> str | None:
                     )
                     if leaf in names and isinstance(node.targets[0], ast.Name):
                         names[node.targets[0].id] = names[leaf]
+    rebound = []  # `function = <expression>` anywhere: what it is bound to is called too
     for tree in trees:
-        for node in tree.body:
+        for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef):
                 defs[node.name] = node
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                bound = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if any(isinstance(t, ast.Name) and t.id == function for t in bound):
+                    rebound.append(node.value)
+    for value in rebound:
+        for node in ast.walk(value):
+            if isinstance(node, ast.Attribute) and node.attr in targets:
+                return targets[node.attr]
+            if isinstance(node, ast.Name) and node.id in names:
+                return names[node.id]
     seen, todo = set(), [function]
     while todo:
         name = todo.pop()
