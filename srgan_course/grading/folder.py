@@ -244,7 +244,11 @@ def grade_folder(
     _write_records(records_path, records)
     print(kernel.sandbox_note(mode), flush=True)
     print(f"grading {len(submissions)} submissions, {max(1, jobs)} at a time", flush=True)
+    # out of a sandboxed kernel's reach: these, the autograder's parent (dist/, with the
+    # solutions) and the lesson sources where grading runs (./notebooks), unless one of
+    # them holds this Python or this package (see kernel._bwrap_prefix)
     hidden = [Path(autograder_dir), Path(submissions_dir), out_dir]
+    hidden += [Path(autograder_dir).resolve().parent, Path.cwd() / "notebooks"]
     written: dict[Path, str] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {

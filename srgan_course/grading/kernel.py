@@ -90,9 +90,13 @@ def _bwrap_prefix(root: Path, hidden: list[Path]) -> list[str]:
     argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     argv += ["--tmpfs", "/tmp", "--bind", str(root), str(root)]
     keep = [Path(sys.prefix).resolve(), Path(__file__).resolve().parents[2], root]
-    for folder in hidden:
-        folder = folder.resolve()
-        if folder.is_dir() and not any(k == folder or folder in k.parents for k in keep):
+    folders = {
+        folder
+        for folder in (Path(f).resolve() for f in hidden)
+        if folder.is_dir() and not any(k == folder or folder in k.parents for k in keep)
+    }
+    for folder in sorted(folders):  # one mount per outermost folder
+        if not any(other in folder.parents for other in folders):
             argv += ["--tmpfs", str(folder), "--remount-ro", str(folder)]  # empty, read-only
     argv += ["--unshare-pid", "--unshare-net", "--die-with-parent", "--chdir", str(root / "work")]
     # in its own PID namespace the kernel's parent is PID 1: no parent polling (bwrap's
