@@ -77,8 +77,8 @@ def sandbox_note(mode: str) -> str:
     """One line for the teacher: what the kernels can reach."""
     if mode == "bwrap":
         return (
-            "sandbox: bwrap (each kernel writes only its scratch folder; autograder, "
-            "submissions and output folders are not mounted)"
+            "sandbox: bwrap (each kernel writes only its scratch folder; the autograder, "
+            "dist, submissions, output and ./notebooks folders are hidden from it)"
         )
     return (
         "sandbox: none (each kernel runs in its own scratch folder: other folders are out of "
