@@ -24,7 +24,7 @@ course: setup
 # dist/student/ (hand out) and dist/autograder/ (keep: hidden tests); see docs/teaching.md.
 # Needs only the classroom extra (nbgrader), not TensorFlow or JAX.
 student: $(VENV)/.classroom
-	$(VENV)/bin/srgan course student
+	$(VENV)/bin/srgan course student --overwrite
 
 $(VENV)/.classroom: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)

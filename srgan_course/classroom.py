@@ -121,7 +121,31 @@ def solutions_notebook(nb, badge_path: str = SOLUTIONS_BADGE_PATH):
     return nb
 
 
-def _convert_folder(notebooks_dir, out_dir, convert) -> list[Path]:
+def check_output(notebooks_dir: str | Path | None, out_dir: str | Path, overwrite: bool) -> None:
+    """Refuse an output folder that is, holds or lies inside the source lessons' folder,
+    and (unless `overwrite`) one that already holds a lesson of that name.
+
+    Raises:
+        ValueError: the output would write over or into the teacher's sources.
+        FileExistsError: a lesson file is there already and `overwrite` is False.
+    """
+    lessons = runner.lessons(notebooks_dir)
+    source, out = lessons[0].parent.resolve(), Path(out_dir).resolve()
+    if out == source or out in source.parents or source in out.parents:
+        raise ValueError(
+            f"refusing to write to {out_dir}: it is, holds or lies inside the source lessons' "
+            f"folder {lessons[0].parent}; pass an --out outside it"
+        )
+    existing = [p for p in (Path(out_dir) / lesson.name for lesson in lessons) if p.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{out_dir} already holds {len(existing)} of these lessons ({existing[0].name}, ...): "
+            "pass --overwrite to replace them, or another --out"
+        )
+
+
+def _convert_folder(notebooks_dir, out_dir, convert, overwrite: bool) -> list[Path]:
+    check_output(notebooks_dir, out_dir, overwrite)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -133,28 +157,42 @@ def _convert_folder(notebooks_dir, out_dir, convert) -> list[Path]:
 
 
 def make_student(
-    notebooks_dir: str | Path, out_dir: str | Path, badge_path: str = STUDENT_BADGE_PATH
+    notebooks_dir: str | Path,
+    out_dir: str | Path,
+    badge_path: str = STUDENT_BADGE_PATH,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Write the student version of every lesson in `notebooks_dir` to `out_dir` (for
     example dist/student/); return the paths written. Push that folder's notebooks to the
     branch `badge_path` names (default: a `student` branch, under notebooks/) so that the
     Colab badges open them."""
-    return _convert_folder(notebooks_dir, out_dir, lambda nb: student_notebook(nb, badge_path))
+    return _convert_folder(
+        notebooks_dir, out_dir, lambda nb: student_notebook(nb, badge_path), overwrite
+    )
 
 
-def make_autograder(notebooks_dir: str | Path, out_dir: str | Path) -> list[Path]:
+def make_autograder(
+    notebooks_dir: str | Path, out_dir: str | Path, overwrite: bool = False
+) -> list[Path]:
     """Write the autograder version of every lesson (hidden tests kept, solutions removed)
     to `out_dir` (for example dist/autograder/); return the paths written. Keep it away
     from students: the hidden tests are in it."""
-    return _convert_folder(notebooks_dir, out_dir, autograder_notebook)
+    return _convert_folder(notebooks_dir, out_dir, autograder_notebook, overwrite)
 
 
 def make_solutions(
-    notebooks_dir: str | Path, out_dir: str | Path, badge_path: str = SOLUTIONS_BADGE_PATH
+    notebooks_dir: str | Path,
+    out_dir: str | Path,
+    badge_path: str = SOLUTIONS_BADGE_PATH,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Write the solutions of every lesson (hidden tests removed) to `out_dir` (for
-    example dist/solutions/); return the paths written."""
-    return _convert_folder(notebooks_dir, out_dir, lambda nb: solutions_notebook(nb, badge_path))
+    example dist/solutions/); return the paths written. Every make_* refuses an `out_dir`
+    that is, holds or lies inside `notebooks_dir`, and one that holds these lessons already
+    unless `overwrite` (see `check_output`)."""
+    return _convert_folder(
+        notebooks_dir, out_dir, lambda nb: solutions_notebook(nb, badge_path), overwrite
+    )
 
 
 # --- parameter sweeps ------------------------------------------------------------------

@@ -252,12 +252,15 @@ def write_all(
     lessons: list[str] | None = None,
     folders: list[str] | None = None,
     quiet: bool = False,
+    records: list[dict] | None = None,
 ) -> Path:
     """Write gradebook.csv, canvas.csv, moodle.csv and needs-manual-grading.csv into
-    `out_dir` from its checks.csv; returns gradebook.csv's path."""
+    `out_dir` from `records` (the rows of checks.csv, as grading holds them in memory) or,
+    without them, from its checks.csv; returns gradebook.csv's path."""
     out_dir = Path(out_dir)
-    with (out_dir / "checks.csv").open(newline="", encoding="utf-8") as f:
-        records = list(csv.DictReader(f))
+    if records is None:
+        with (out_dir / "checks.csv").open(newline="", encoding="utf-8") as f:
+            records = list(csv.DictReader(f))
     students = read_roster(roster) if roster else None
     given = read_marks(marks, structure) if marks else {}
     columns, table, chosen = build(records, structure, students, given, lessons, folders)

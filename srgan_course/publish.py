@@ -64,7 +64,7 @@ class InstallSource:
 def read_source(notebooks_dir: str | Path | None = None) -> InstallSource:
     """The install source kept in `notebooks_dir`/install_source.json (default: the
     checkout's notebooks/)."""
-    path = Path(notebooks_dir or runner.NOTEBOOKS) / SOURCE_FILE
+    path = Path(notebooks_dir or runner.default_notebooks()) / SOURCE_FILE
     try:
         return InstallSource(**json.loads(path.read_text()))
     except FileNotFoundError:
@@ -75,7 +75,7 @@ def read_source(notebooks_dir: str | Path | None = None) -> InstallSource:
 
 def write_source(source: InstallSource, notebooks_dir: str | Path | None = None) -> Path:
     """Write `source` to `notebooks_dir`/install_source.json; return its path."""
-    path = Path(notebooks_dir or runner.NOTEBOOKS) / SOURCE_FILE
+    path = Path(notebooks_dir or runner.default_notebooks()) / SOURCE_FILE
     path.write_text(json.dumps(asdict(source), indent=2) + "\n")
     return path
 
@@ -138,7 +138,9 @@ def rewrite_notebook(nb, pip_url: str, badge_prefix: str):
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = set_badges(cell.source, badge_prefix)
-    setup = next(c for c in nb.cells if c.cell_type == "code" and INSTALL_GUARD in c.source)
+    setup = next((c for c in nb.cells if c.cell_type == "code" and INSTALL_GUARD in c.source), None)
+    if setup is None:
+        raise ValueError(f"no setup cell: a code cell holding {INSTALL_GUARD!r}")
     setup.source = replace_setup_block(setup.source, pip_url)
     return nb
 
@@ -152,20 +154,25 @@ def publish(
     install blocks of the lessons there (badges open `source.ref`) and of the student
     copies in `student_dir` if given (badges open `source.student_ref`). Notebooks that
     already match are not rewritten. Returns the notebooks written."""
-    notebooks_dir = Path(notebooks_dir or runner.NOTEBOOKS)
-    write_source(source, notebooks_dir)
+    notebooks_dir = Path(notebooks_dir or runner.default_notebooks())
     targets = [(p, source.badge_prefix()) for p in runner.lessons(notebooks_dir)]
     if student_dir is not None:
         student = source.badge_prefix(source.student_ref)
         targets += [(p, student) for p in runner.lessons(student_dir)]
-    written = []
-    for path, prefix in targets:
+    changed = []
+    for path, prefix in targets:  # every notebook checked before any is written
         nb = nbformat.read(path, as_version=4)
         before = nbformat.writes(nb)
-        if nbformat.writes(rewrite_notebook(nb, source.pip_url, prefix)) != before:
-            nbformat.write(nb, path)
-            written.append(path)
-    return written
+        try:
+            rewrite_notebook(nb, source.pip_url, prefix)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
+        if nbformat.writes(nb) != before:
+            changed.append((path, nb))
+    write_source(source, notebooks_dir)
+    for path, nb in changed:
+        nbformat.write(nb, path)
+    return [path for path, _ in changed]
 
 
 #: Where a fork's GitHub Pages workflow goes, from the repository root.
@@ -221,7 +228,7 @@ def check_pages_workflow(
     """The Pages workflow file to write beside the lessons' repository (the parent of
     `notebooks_dir`), or None when it already holds `pages_workflow(source)`.
     Raises ValueError when a different one is there and `overwrite` is not set."""
-    path = Path(notebooks_dir or runner.NOTEBOOKS).resolve().parent / PAGES_WORKFLOW
+    path = Path(notebooks_dir or runner.default_notebooks()).resolve().parent / PAGES_WORKFLOW
     if path.exists():
         if path.read_text() == pages_workflow(source):
             return None

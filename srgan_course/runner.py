@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 KERNEL = "srgan-course"
 TRAINING_LESSON = "05_alternating_training"
 
@@ -33,10 +32,16 @@ class LessonRun:
     error: str | None = None
 
 
+def default_notebooks() -> Path:
+    """`notebooks/` of the folder this runs in: the course commands work on the teacher's
+    checkout where they stand, never on the one beside the installed package."""
+    return Path.cwd() / "notebooks"
+
+
 def lessons(folder: str | Path | None = None) -> list[Path]:
-    """The lesson notebooks in `folder` (default: the checkout's `notebooks/`), in course
-    order (their names start 00_, 01_, ...)."""
-    folder = NOTEBOOKS if folder is None else folder
+    """The lesson notebooks in `folder` (default: `default_notebooks()`), in course order
+    (their names start 00_, 01_, ...)."""
+    folder = default_notebooks() if folder is None else folder
     found = sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
     if not found:
         raise FileNotFoundError(f"No lesson notebooks (NN_name.ipynb) in {folder}.")

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from srgan_course import classroom, cli, grading, runner
+from srgan_course import classroom, cli, runner
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -92,6 +92,53 @@ def test_lessons_follow_the_exercise_convention():
             assert HIDDEN_BEGIN in check.source, f"{lesson.name} {name}: hidden tests"
 
 
+#: What the exercises' functions use from their lessons, to run the teacher's solutions here.
+SOLUTION_GLOBALS = """
+import numpy as np, keras
+from keras import layers
+from srgan_lib import layers as srgan_layers, losses
+from scipy.ndimage import gaussian_filter
+IMAGENET_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype="float32")
+BT601_Y = np.array([65.481, 128.553, 24.966]) / 255.0
+def luma(image):
+    return 16.0 + image.astype(np.float64) @ BT601_Y
+"""
+
+
+def test_every_check_has_a_grader_check_the_solutions_pass_and_a_stub_fails():
+    """Each check's GRADER CHECK prepares in this process; the teacher's solution, called
+    as the grader's harness calls it, matches the reference; a constant answer does not."""
+    import copy
+
+    from srgan_course.grading import cells, checks
+
+    for lesson in LESSONS:
+        nb = nbformat.read(lesson, as_version=4)
+        scope: dict = {}
+        exec(SOLUTION_GLOBALS, scope)
+        for cell in nb.cells:
+            if _meta(cell).get("solution") and cell.cell_type == "code":
+                exec(cell.source, scope)
+        for grade_id, part in cells.hidden_parts(nb).items():
+            assert part.spec is not None, f"{lesson.name} {grade_id}: no GRADER CHECK"
+            check = checks.prepare(part.spec, grade_id)
+            assert check.cases, f"{lesson.name} {grade_id}: no cases"
+            probe: dict = {}
+            exec(check.probe, probe)
+            function = scope[check.function]
+            for number, ((args, kwargs), want) in enumerate(
+                zip(copy.deepcopy(check.cases), check.expected, strict=True)
+            ):
+                call = probe.get("probe")
+                got = call(function, *args, **kwargs) if call else function(*args, **kwargs)
+                failure = checks._compare(checks._data(got), want, check)
+                assert failure is None, f"{lesson.name} {grade_id} case {number}: {failure}"
+            zeros = [checks._data(0) for _ in check.expected]  # a stub's answer fails
+            assert any(
+                checks._compare(g, w, check) for g, w in zip(zeros, check.expected, strict=True)
+            )
+
+
 def test_student_copies_drop_solutions_hidden_tests_and_outputs(dist):
     for lesson in LESSONS:
         source = nbformat.read(lesson, as_version=4)
@@ -148,8 +195,16 @@ def test_student_copy_runs_to_the_first_check_and_fails_with_its_hint(dist):
 
     lesson = next(p for p in LESSONS if p.name.startswith("01_"))
     nb = nbformat.read(dist / "student" / lesson.name, as_version=4)
+    from nbclient import NotebookClient
+
+    client = NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name=runner._kernel_name() or "python3",
+        resources={"metadata": {"path": str(REPO / "notebooks")}},
+    )
     with pytest.raises(CellExecutionError) as raised:
-        grading.execute_notebook(nb, REPO / "notebooks", timeout=120, allow_errors=False)
+        client.execute()
     assert raised.value.ename == "AssertionError"
     assert raised.value.evalue == (
         "`prelu_alpha_gradient` returned None: write its body where it says YOUR CODE HERE"

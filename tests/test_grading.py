@@ -16,6 +16,15 @@ from srgan_course import classroom, cli, gradebook, grading
 
 CHEAT = "get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)\n"
 HIDDEN_ASSERT = "assert double(5) == 10"
+DOUBLE_SPEC = (
+    '{"function": "double", "setup": "xs = rng.integers(-50, 50, 6)",'
+    ' "cases": ["call(5)", "call(-3)", "call(xs)"], "reference": "lambda x: 2 * x",'
+    ' "library": ["operator.mul"], "hint": "twice x, for any x"}'
+)
+HALVE_SPEC = (
+    '{"function": "halve", "cases": ["call(7)", "call(np.arange(5.0))"],'
+    ' "reference": "lambda x: x / 2", "library": ["operator.truediv"]}'
+)
 
 
 def _meta(cell) -> dict:
@@ -57,6 +66,9 @@ def _toy_lesson() -> nbformat.NotebookNode:
                 'assert result == 4, f"expected 4, got {result}"\n'
                 "### BEGIN HIDDEN TESTS\n"
                 f'{HIDDEN_ASSERT}, "double(5) should be 10"\n'
+                "### BEGIN GRADER CHECK\n"
+                f"{DOUBLE_SPEC}\n"
+                "### END GRADER CHECK\n"
                 "### END HIDDEN TESTS",
                 grade_id="double_check",
                 grade=True,
@@ -70,7 +82,10 @@ def _toy_lesson() -> nbformat.NotebookNode:
                 solution=True,
             ),
             _cell(
-                "assert halve(4) is not None\nassert halve(4) == 2",
+                "assert halve(4) is not None\nassert halve(4) == 2\n"
+                "### BEGIN HIDDEN TESTS\n### BEGIN GRADER CHECK\n"
+                f"{HALVE_SPEC}\n"
+                "### END GRADER CHECK\n### END HIDDEN TESTS",
                 grade_id="halve_check",
                 grade=True,
                 locked=True,
@@ -313,9 +328,7 @@ def test_a_cell_past_the_timeout_fails_and_the_rest_runs(tmp_path):
         ("halve_check", 1),
         ("explain", None),
     ]
-    assert report.checks[0].failure.startswith(
-        ("CellTimeoutError: the cell ran past", "interrupted: the cell ran past")
-    )
+    assert report.checks[0].failure == "ran past the time limit and was interrupted"
 
 
 def test_np_testing_failures_keep_the_hint():
@@ -367,3 +380,48 @@ def test_grading_parameters_fit_the_lessons_and_give_fresh_folders(tmp_path):
     )
     with pytest.raises(grading.GradingError, match="expects true or false"):
         grading.grading_parameters(lesson, "06_evaluation", {"shipped": "maybe"}, tmp_path / "c")
+
+
+def test_a_broken_grader_check_is_one_clear_error():
+    with pytest.raises(grading.GradingError, match="GRADER CHECK of c1 is not a Python dict"):
+        grading.split_check(
+            "### BEGIN HIDDEN TESTS\n### BEGIN GRADER CHECK\n{oops\n### END GRADER CHECK\n"
+            "### END HIDDEN TESTS\n",
+            "c1",
+        )
+    spec = {"function": "f", "cases": ["call(1)"], "reference": "lambda x: 1 / 0"}
+    with pytest.raises(grading.GradingError, match="c2 fails in the grader: ZeroDivisionError"):
+        grading.prepare_lesson(
+            new_notebook(
+                cells=[
+                    _cell(
+                        f"pass\n### BEGIN HIDDEN TESTS\n### BEGIN GRADER CHECK\n"
+                        f"{spec!r}\n### END GRADER CHECK\n### END HIDDEN TESTS",
+                        grade_id="c2",
+                        grade=True,
+                        points=1,
+                    )
+                ]
+            )
+        )
+
+
+def test_calls_into_the_library_are_found_through_aliases_and_helpers():
+    from srgan_course.grading import checks
+
+    library = ["srgan_lib.metrics.psnr"]
+
+    def found(*sources):
+        nb = new_notebook(cells=[new_code_cell(s) for s in sources])
+        return checks.library_call(nb, "psnr_y", library)
+
+    assert found("def psnr_y(a, b):\n    return metrics.psnr(a, b)") == library[0]
+    assert found("from srgan_lib.metrics import psnr as p", "def psnr_y(a, b):\n    return p(a, b)")
+    assert found("m = metrics.psnr", "def psnr_y(a, b):\n    return m(a, b)")
+    assert found(
+        "def helper(a):\n    return metrics.psnr(a, a)", "def psnr_y(a, b):\n    return helper(a)"
+    )
+    assert found("def psnr_y(a, b):\n    return 1.0", "psnr_y = lambda a, b: metrics.psnr(a, b)")
+    # its own work, a local variable of the same name, magics: nothing to report
+    assert found("%matplotlib inline\ndef psnr_y(a, b):\n    psnr = 10.0\n    return psnr") is None
+    assert found("x = metrics.psnr(1, 1)", "def psnr_y(a, b):\n    return 10.0") is None

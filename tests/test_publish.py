@@ -7,12 +7,14 @@ import json
 import shutil
 import sys
 import types
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from srgan_course import classroom, cli, publish, runner
 
+REPO = Path(__file__).resolve().parents[1]
 FORK = publish.InstallSource("ada-lovelace/srgan-fork", "3f2a1bc9d0e4")
 
 
@@ -20,9 +22,9 @@ FORK = publish.InstallSource("ada-lovelace/srgan-fork", "3f2a1bc9d0e4")
 def lessons_copy(tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    for lesson in runner.lessons():
+    for lesson in runner.lessons(REPO / "notebooks"):
         shutil.copy(lesson, folder)
-    shutil.copy(runner.NOTEBOOKS / publish.SOURCE_FILE, folder)
+    shutil.copy(REPO / "notebooks" / publish.SOURCE_FILE, folder)
     return folder
 
 
@@ -39,8 +41,8 @@ def _outside_install_block(code: str) -> tuple[list[str], list[str]]:
 
 
 def test_lessons_agree_with_the_install_source():
-    source = publish.read_source()
-    for lesson in runner.lessons():
+    source = publish.read_source(REPO / "notebooks")
+    for lesson in runner.lessons(REPO / "notebooks"):
         nb = nbformat.read(lesson, as_version=4)
         published = publish.rewrite_notebook(
             copy.deepcopy(nb), source.pip_url, source.badge_prefix()

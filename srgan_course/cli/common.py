@@ -72,6 +72,24 @@ def add_notebooks(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def lesson_folder(given: str | None) -> Path:
+    """The lessons a course command works on: --notebooks, else ./notebooks where it runs;
+    says which folder it uses.
+
+    Raises:
+        CommandError: no lesson notebooks (NN_name.ipynb) there.
+    """
+    folder = Path(given) if given else Path.cwd() / "notebooks"
+    if not sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+        where = f"--notebooks {given}" if given else f"{folder} (./notebooks where you run it)"
+        raise CommandError(
+            f"no lesson notebooks (NN_name.ipynb) in {where}: run it in the course's folder "
+            "or pass --notebooks with the lessons' folder"
+        )
+    print(f"lessons: {folder}")
+    return folder
+
+
 def add_parameters(parser: argparse.ArgumentParser, help_text: str, metavar="KEY=VALUE") -> None:
     parser.add_argument(
         "-p", "--parameter", action="append", default=[], metavar=metavar, help=help_text

@@ -12,7 +12,9 @@ from pathlib import Path
 from srgan_course.cli.common import (
     CommandError,
     add_notebooks,
+    add_overwrite,
     add_parameters,
+    lesson_folder,
     one_line,
     parse_parameters,
 )
@@ -40,6 +42,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         default="/blob/student/notebooks/",
         help="replaces /blob/main/notebooks/ in the Colab badges (the branch students open)",
     )
+    add_overwrite(student)
     student.set_defaults(func=run_student)
 
     solutions = course_commands.add_parser(
@@ -52,6 +55,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         default="/blob/solutions/notebooks/",
         help="replaces /blob/main/notebooks/ in the Colab badges",
     )
+    add_overwrite(solutions)
     solutions.set_defaults(func=run_solutions)
 
     grade = course_commands.add_parser(
@@ -170,7 +174,9 @@ def run_course(args: argparse.Namespace) -> int:
 
     parameters = parse_parameters(args.parameter)
     try:
-        run_dir = runner.run_course(args.notebooks, args.runs_dir, parameters, args.only)
+        run_dir = runner.run_course(
+            lesson_folder(args.notebooks), args.runs_dir, parameters, args.only
+        )
     except ValueError as err:
         raise CommandError(one_line(err)) from err
     print((run_dir / "summary.md").read_text())
@@ -182,9 +188,14 @@ def run_course(args: argparse.Namespace) -> int:
 def run_student(args: argparse.Namespace) -> int:
     from srgan_course import classroom
 
-    out = Path(args.out)
-    student = classroom.make_student(args.notebooks, out / "student", args.badge_path)
-    autograder = classroom.make_autograder(args.notebooks, out / "autograder")
+    notebooks, out = lesson_folder(args.notebooks), Path(args.out)
+    try:  # both folders checked before either is written
+        for folder in (out / "student", out / "autograder"):
+            classroom.check_output(notebooks, folder, args.overwrite)
+    except (ValueError, FileExistsError) as err:
+        raise CommandError(one_line(err)) from err
+    student = classroom.make_student(notebooks, out / "student", args.badge_path, True)
+    autograder = classroom.make_autograder(notebooks, out / "autograder", True)
     print(f"wrote {len(student)} student notebooks to {out / 'student'}")
     print(
         f"wrote {len(autograder)} autograder notebooks to {out / 'autograder'} "
@@ -196,8 +207,11 @@ def run_student(args: argparse.Namespace) -> int:
 def run_solutions(args: argparse.Namespace) -> int:
     from srgan_course import classroom
 
-    out = Path(args.out) / "solutions"
-    written = classroom.make_solutions(args.notebooks, out, args.badge_path)
+    notebooks, out = lesson_folder(args.notebooks), Path(args.out) / "solutions"
+    try:
+        written = classroom.make_solutions(notebooks, out, args.badge_path, args.overwrite)
+    except (ValueError, FileExistsError) as err:
+        raise CommandError(one_line(err)) from err
     print(f"wrote {len(written)} solution notebooks (hidden tests removed) to {out}")
     return 0
 
@@ -250,8 +264,9 @@ def run_sweep(args: argparse.Namespace) -> int:
     if not grid:
         raise CommandError("give at least one -p KEY=V1,V2,... (e.g. srgan_epochs=5,20)")
     try:
+        notebooks = None if Path(args.lesson).is_file() else lesson_folder(args.notebooks)
         comparison = classroom.sweep(
-            args.lesson, grid, args.out, args.notebooks, evaluate=not args.no_evaluation
+            args.lesson, grid, args.out, notebooks, evaluate=not args.no_evaluation
         )
     except (ValueError, FileNotFoundError) as err:
         raise CommandError(one_line(err)) from err
@@ -282,8 +297,16 @@ def run_publish(args: argparse.Namespace) -> int:
         student = Path(args.student) if args.student else None
         if student is not None and not student.is_dir():
             raise FileNotFoundError(f"no folder {student}: run `srgan course student` first")
-        workflow = publish.check_pages_workflow(args.notebooks, source, args.overwrite)
-        written = publish.publish(source, args.notebooks, student)
+        notebooks = lesson_folder(args.notebooks)
+        if student is not None:
+            inside, there = notebooks.resolve(), student.resolve()
+            if there == inside or there in inside.parents or inside in there.parents:
+                raise ValueError(
+                    f"--student {student} is, holds or lies inside the lessons' folder "
+                    f"{notebooks}: pass the folder of the student copies (dist/student)"
+                )
+        workflow = publish.check_pages_workflow(notebooks, source, args.overwrite)
+        written = publish.publish(source, notebooks, student)
     except (ValueError, FileNotFoundError) as err:
         raise CommandError(one_line(err)) from err
     if workflow is not None:
