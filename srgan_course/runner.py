@@ -122,7 +122,9 @@ def run_lesson(
 ) -> LessonRun:
     """Execute one lesson with papermill into `out_dir`; return its timing and error.
     `output_dir` and `weights_dir`, when the lesson declares them and `parameters` does
-    not set them, point into `out_dir` (05's output for 06's weights)."""
+    not set them, point into `out_dir` (05's output for 06's weights). While it runs, a
+    progress bar on stderr counts its cells ("cell 12 of 57"). The error, if any, is one
+    line: the failing cell's execution count, the exception's name and its whole message."""
     import papermill
 
     parameters = typed_parameters(notebook, dict(parameters or {}))
@@ -145,10 +147,12 @@ def run_lesson(
             parameters=parameters,
             kernel_name=_kernel_name(),
             cwd=str(notebook.parent),
-            progress_bar=False,
+            progress_bar={"desc": f"  {notebook.stem}", "unit": "cell", "leave": False},
         )
-    except Exception as err:  # papermill's error names the failing cell; keep going
-        error = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
+    except papermill.PapermillExecutionError as err:  # the failing cell and its whole error
+        error = f"cell {err.exec_count}: {err.ename}: {' '.join(str(err.evalue).split())}"
+    except Exception as err:  # the kernel died, a file could not be read...; keep going
+        error = " ".join(str(err).split()) or repr(err)
     seconds = time.perf_counter() - start
     if export_html and executed.exists():
         from nbconvert import HTMLExporter
@@ -184,6 +188,7 @@ def run_course(
         )
         for notebook in chosen
     }  # a value of the wrong type stops here, before any lesson runs
+    check_vgg_weights(chosen, declared, parameters or {})
     run_dir = Path(runs_dir) / f"course-{datetime.now():%Y%m%d-%H%M%S}"
     run_dir.mkdir(parents=True)
     results = []
@@ -195,6 +200,31 @@ def run_course(
         results.append(result)
     write_summary(run_dir, results)
     return run_dir
+
+
+def check_vgg_weights(chosen: list[Path], declared: dict[Path, set], parameters: dict) -> None:
+    """Before any lesson runs: when a chosen lesson takes `vgg_weights` and the setting
+    (the parameter, else $SRGAN_VGG_WEIGHTS, else "imagenet") asks for the ImageNet VGG19
+    weights, fetch them now (Keras caches them; 80 MB once). Raises ValueError, one line
+    that says how to go on, when they cannot be had (offline)."""
+    users = [notebook.stem for notebook in chosen if "vgg_weights" in declared[notebook]]
+    if not users:
+        return
+    from srgan_lib import losses, runtime
+
+    if runtime.vgg_weights_setting(parameters.get("vgg_weights") or None) != "imagenet":
+        return
+    try:
+        losses.build_vgg_feature_extractor("block1_conv1", "imagenet")
+    except losses.VGGWeightsError as err:
+        cause = " ".join(str(err.__cause__ or err).split())[:160]
+        raise ValueError(
+            f"The ImageNet VGG19 weights could not be downloaded ({cause}); lessons "
+            f"{', '.join(users)} use them. To run the course offline: SRGAN_VGG_WEIGHTS=none "
+            "srgan course run (or SRGAN_VGG_WEIGHTS=none make course: random VGG weights, "
+            f"the lessons say so); or download {losses.VGG19_NOTOP_URL} elsewhere and place it "
+            "in Keras' cache (~/.keras/models/)."
+        ) from err
 
 
 def final_rows(folder: Path) -> dict[Path, dict[str, str]]:

@@ -350,8 +350,12 @@ def write_cards(
     root = Path(benchmarks or downloads.find_benchmarks() or downloads.data_dir())
     present = [s for s in sets if (root / s / "HR").is_dir()]
     generators = {NAMES[s]: models.load_generator(out / f"{s}.weights.h5") for s in STAGES}
+    variants = {
+        NAMES["srresnet"]: evaluation.variant_name("srresnet"),
+        NAMES["srgan"]: evaluation.variant_name("srgan", Recipe(**state["recipe"]).content_loss),
+    }  # each beside its own row of the paper: SRGAN-MSE is Table 1's, not Table 2's SRGAN
     results = evaluation.evaluate(
-        {"bicubic": "bicubic", **generators}, sets=present, root=root, tile=tile
+        {"bicubic": "bicubic", **generators}, sets=present, root=root, tile=tile, variants=variants
     )
     evaluation.save_results(results, out / "evaluation", overwrite=True)
     figure = crop_figure(generators, root, out / "crops.png")

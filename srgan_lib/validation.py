@@ -115,4 +115,5 @@ def check_train_config(config) -> None:
     if c.max_images is not None:
         check_int("max_images", c.max_images, minimum=1)
     check_choice("augment", c.augment, (True, False))
+    check_choice("freeze_generator_bn", c.freeze_generator_bn, (True, False))
     check_int("seed", c.seed, minimum=0)

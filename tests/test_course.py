@@ -101,3 +101,41 @@ def test_a_given_weights_dir_is_used_and_text_values_are_typed(tmp_path):
     )
     assert run.error is None
     assert (tmp_path / "run" / "06_evaluation" / "used.txt").read_text() == str(mine)
+
+
+def test_a_failing_lesson_reports_its_whole_error_in_one_line(tmp_path, capsys):
+    """The FAILED line names the cell and the exception and holds its whole message, even
+    one of several lines; a progress bar counts the cells on stderr."""
+    from srgan_lib import course
+
+    lessons = tmp_path / "notebooks"
+    lessons.mkdir()
+    lesson(lessons, "01_broken", "size = 1", "raise RuntimeError('first part,\\nthen the fix')")
+    course.run_course(lessons, tmp_path / "runs")
+    captured = capsys.readouterr()
+    assert "FAILED: cell 2: RuntimeError: first part, then the fix" in captured.out
+    assert "cell" in captured.err and "01_broken" in captured.err  # papermill's progress bar
+
+
+def test_offline_vgg_weights_stop_the_run_first_in_one_line(tmp_path, monkeypatch, capsys):
+    """Without the ImageNet VGG19 weights, a course whose lessons use them stops before any
+    lesson runs, saying so and how to go on (SRGAN_VGG_WEIGHTS=none)."""
+    from srgan_lib import losses
+
+    def offline(layer, weights):
+        raise losses.VGGWeightsError("Could not download the ImageNet VGG19 weights (no route).")
+
+    monkeypatch.setattr(losses, "build_vgg_feature_extractor", offline)
+    monkeypatch.delenv("SRGAN_VGG_WEIGHTS", raising=False)
+    lessons = tmp_path / "notebooks"
+    lessons.mkdir()
+    lesson(lessons, "04_vgg_content_loss", 'vgg_weights = ""', "print('ran')")
+    argv = ["course", "run", "--notebooks", str(lessons), "--runs-dir", str(tmp_path / "r")]
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    assert code == 2 and not (tmp_path / "r").exists()
+    first = captured.err.strip().splitlines()[0]
+    assert "ImageNet VGG19 weights could not be downloaded" in first
+    assert "SRGAN_VGG_WEIGHTS=none" in first and "04_vgg_content_loss" in first
+    monkeypatch.setenv("SRGAN_VGG_WEIGHTS", "none")  # the way on: no download needed
+    assert cli.main(argv) == 0

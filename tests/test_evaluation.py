@@ -30,7 +30,7 @@ def _summary(run_dir: Path) -> dict[tuple[str, str], dict]:
 
 @pytest.mark.parametrize(
     ("set_name", "expected"),
-    [("Set5", 28.43), ("Set14", 26.09), ("BSD100", 25.96)],
+    [("Set5", 28.43), ("Set14", 25.99), ("BSD100", 25.96)],
 )
 def test_cli_evaluate_bicubic_reproduces_reference(
     benchmarks_dir, tmp_path, capsys, set_name, expected
@@ -82,6 +82,42 @@ def test_evaluate_generator_beside_paper(benchmarks_dir, weights):
 def test_paper_table_lookup_ignores_case():
     assert evaluation.paper_figures("Set14", "srresnet") == (28.49, 0.8184)
     assert evaluation.paper_figures("Urban100", "SRGAN") == (None, None)
+
+
+def test_each_variant_beside_its_own_paper_row():
+    """SRGAN-MSE is Table 1's row (30.64 dB on Set5), not Table 2's SRGAN (SRGAN-VGG54,
+    29.40); BSD100 has only Table 2's SRResNet-MSE and SRGAN-VGG54."""
+    assert evaluation.paper_row("Set5", "SRGAN-MSE") == "Table 1 SRGAN-MSE"
+    assert evaluation.paper_figures("Set5", "SRGAN-MSE") == (30.64, 0.8701)
+    assert evaluation.paper_figures("Set14", "srgan-mse")[0] == 26.92
+    assert evaluation.paper_figures("Set5", "SRResNet-VGG22")[0] == 30.51
+    assert evaluation.paper_row("Set5", "SRGAN") == "Table 2 SRGAN (VGG54)"
+    assert evaluation.paper_figures("BSD100", "SRGAN-VGG54") == (25.16, 0.6688)
+    assert evaluation.paper_figures("BSD100", "SRResNet-MSE") == (27.58, 0.7620)
+    assert evaluation.paper_figures("BSD100", "SRGAN-MSE") == (None, None)
+    for set_name in ("Set5", "Set14"):  # the two tables agree where they share a row
+        for variant, name in evaluation.TABLE2_NAMES.items():
+            table1 = evaluation.PAPER_TABLE1[set_name][variant]
+            assert table1 == evaluation.PAPER_TABLE2[set_name][name]
+    assert evaluation.variant_name("srgan", "mse") == "SRGAN-MSE"
+    assert evaluation.variant_name("srgan", "vgg54") == "SRGAN-VGG54"
+    assert evaluation.variant_name("srresnet", "vgg54") == "SRResNet-MSE"
+
+
+@pytest.mark.backend
+def test_evaluate_puts_a_variant_beside_its_row(benchmarks_dir, weights):
+    generator = models.load_generator(weights)
+    results = evaluation.evaluate(
+        {"SRGAN": generator}, sets=["Set5"], root=benchmarks_dir, variants={"SRGAN": "SRGAN-MSE"}
+    )
+    row = results.summary[0]
+    assert (row["variant"], row["paper_psnr"], row["paper_row"]) == (
+        "SRGAN-MSE",
+        30.64,
+        "Table 1 SRGAN-MSE",
+    )
+    table = evaluation.format_table(results)
+    assert "| Set5 | SRGAN (SRGAN-MSE) | 5 |" in table and "| Table 1 SRGAN-MSE |" in table
 
 
 def test_save_results_writes_three_files(tmp_path):

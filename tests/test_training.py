@@ -195,6 +195,28 @@ def test_gan_updates_touch_only_their_own_model():
     assert logs["g_loss"] == pytest.approx(content + 1e-3 * adversarial, rel=1e-4)
 
 
+def test_frozen_generator_batch_norm_keeps_its_statistics():
+    """freeze_generator_bn: G's update normalises with G's moving statistics (its output
+    in training mode equals inference mode) and changes every G weight but the BN ones;
+    a resume may not switch it (the optimizer holds other variables)."""
+    gan = training.build_training_model(tiny("srgan", content_loss="mse", freeze_generator_bn=True))
+    g = gan.generator
+    lr, hr = data.CropDataset(data.load_training_pairs("sample", 4), 2, 32, 1)[0]
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(g(lr, training=True)),
+        keras.ops.convert_to_numpy(g(lr, training=False)),
+        atol=1e-6,
+    )
+    bn = [w for layer in g.layers if isinstance(layer, keras.layers.BatchNormalization)
+          for w in layer.weights]  # fmt: skip
+    assert bn and not any(w.trainable for w in bn)
+    before = snapshot(g.weights)
+    gan.discriminator_step(lr, hr)
+    gan.generator_step(lr, hr)
+    assert changed(before, g.weights) == paths(g.weights) - paths(bn)
+    assert "freeze_generator_bn" in tiny("srgan").architecture()
+
+
 def test_each_update_moves_its_model_the_right_way():
     """D's update raises D(HR) and lowers D(SR); G's update (adversarial term only)
     raises D(SR), i.e. G learns to fool D (-log D(G(lr)), not log)."""

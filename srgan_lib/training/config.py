@@ -17,7 +17,15 @@ PRESETS = ("quick", "paper")
 # when a run resumes (learning rate, its schedule, epochs, precision, content loss...).
 ARCHITECTURE = {
     "srresnet": ("stage", "scale", "num_blocks", "filters"),
-    "srgan": ("stage", "scale", "num_blocks", "filters", "hr_size", "disc_filters"),
+    "srgan": (
+        "stage",
+        "scale",
+        "num_blocks",
+        "filters",
+        "hr_size",
+        "disc_filters",
+        "freeze_generator_bn",
+    ),  # fmt: skip
 }
 
 
@@ -40,6 +48,10 @@ class TrainConfig:
     `vgg_weights`: "imagenet", "none" (random: not the paper's loss) or a weights file;
     None: $SRGAN_VGG_WEIGHTS, else "imagenet".
     `init_from`: SRGAN stage only, an SRResNet run dir or generator weights file.
+    `freeze_generator_bn`: SRGAN stage only: G's batch-norm layers stay in inference mode
+    during its updates (moving statistics, scale and offset kept as `init_from` left
+    them). For short fine-tunes on small batches, whose batch statistics would replace
+    the trained ones (lesson 05); the paper trains them (False).
     `jit_compile`: "auto" (JAX: always; TensorFlow: XLA on GPU only) or a bool (TF only).
     `steps_per_execution`: updates per compiled call; on a GPU, 8 doubled the float32
     SRResNet step's speed (bench/README.md). Keep `steps_per_epoch` a multiple of it.
@@ -63,6 +75,7 @@ class TrainConfig:
     adversarial_weight: float = 1e-3  # paper Eq. 3 (= losses.ADVERSARIAL_WEIGHT)
     vgg_weights: str | None = None
     init_from: str | None = None
+    freeze_generator_bn: bool = False
     precision: str = "float32"
     jit_compile: bool | str = "auto"
     steps_per_execution: int = 1

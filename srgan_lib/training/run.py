@@ -45,7 +45,9 @@ def build_training_model(config: TrainConfig) -> keras.Model:
     """The compiled model `fit` trains for `config.stage`, with fresh weights.
 
     "srresnet": the generator, compiled with the pixel MSE (Eq. 4) and Adam.
-    "srgan": an `SRGAN` (generator, discriminator, VGG unless content_loss="mse").
+    "srgan": an `SRGAN` (generator, discriminator, VGG unless content_loss="mse"); with
+    `freeze_generator_bn` G's batch-norm layers are not trainable, so they normalise with
+    their moving statistics during G's updates and none of their variables change.
     Models are built under `config.precision`; their variables stay float32.
     """
     jit = jit_compile(config)
@@ -62,6 +64,10 @@ def build_training_model(config: TrainConfig) -> keras.Model:
             )
             generator.optimizer.build(generator.trainable_variables)
             return generator
+        if config.freeze_generator_bn:  # Keras 3: a frozen BN layer runs in inference mode
+            for layer in generator.layers:
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.trainable = False
         discriminator = models.build_discriminator(
             config.hr_size, config.disc_filters, config.bn_momentum
         )
