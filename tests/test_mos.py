@@ -169,14 +169,17 @@ def test_no_ratings_is_one_clear_error(tmp_path, capsys):
 
 
 def test_rating_cells_for_lesson_06_record_nothing_under_a_kernel(tmp_path):
-    """notebooks/rating_cells.json (the lead pastes it at the end of lesson 06): valid
-    cells, run in a kernel after lesson 06's names, static there (no front end)."""
+    """Lesson 06's rating cells: valid cells, run in a kernel after lesson 06's names,
+    static there (no front end)."""
     import json
     from pathlib import Path
 
     from nbclient import NotebookClient
 
-    cells = json.loads((Path(__file__).parents[1] / "notebooks" / "rating_cells.json").read_text())
+    lesson = json.loads(
+        (Path(__file__).parents[1] / "notebooks" / "06_evaluation.ipynb").read_text()
+    )
+    cells = [c for c in lesson["cells"] if c.get("id") in ("srgan-mos-intro", "srgan-mos-rate")]
     assert [c["cell_type"] for c in cells] == ["markdown", "code"]
     assert "srgan course mos" in "".join(cells[0]["source"])
     assert "rating.rating_activity(" in "".join(cells[1]["source"])
