@@ -20,8 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from srgan_lib import data, files, inference, metrics
-
-SETS = ("Set5", "Set14", "BSD100")
+from srgan_lib.choices import SETS
 
 # Ledig et al. (CVPR 2017), Table 2, x4: {set: {method: (PSNR dB, SSIM)}}. The paper's
 # SSIM came from a different implementation than `metrics.ssim`; its PSNR is comparable

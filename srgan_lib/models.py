@@ -17,9 +17,8 @@ import keras
 from keras import layers
 
 from srgan_lib import files, validation
+from srgan_lib.choices import SCALES
 from srgan_lib.layers import prelu, residual_block, upsample_block
-
-SCALES = (2, 4, 8)
 
 
 def build_generator(
