@@ -325,7 +325,7 @@ def _models_train(args: argparse.Namespace) -> int:
         "steps_per_epoch": args.steps_per_epoch,
     }
     try:
-        plan = recipe.Recipe(**{k: v for k, v in settings.items() if v is not None}).validate()
+        plan = recipe.Recipe.create(**{k: v for k, v in settings.items() if v is not None})
         recipe.train_models(plan, args.out, command=_command())
         if not args.no_cards:
             cards = recipe.write_cards(
@@ -470,7 +470,9 @@ def _train(args: argparse.Namespace) -> int:
     config, run_dir = _train_config(args)
     print(f"{config.describe_architecture()}; run directory {run_dir}")
     try:
-        training.train(config, run_dir, resume=bool(args.resume), verbose=2)
+        training.train(
+            config, run_dir, resume=bool(args.resume), verbose=2, overwrite=args.overwrite
+        )
     except KeyboardInterrupt:
         args.stopped_hint = (
             f"resume with `srgan train --resume {run_dir}`"
@@ -760,6 +762,7 @@ def build_parser() -> argparse.ArgumentParser:
         "default: $SRGAN_VGG_WEIGHTS, else imagenet",
     )
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    _add_overwrite(train)
     train.add_argument("--precision", choices=train_config.PRECISIONS)
     train.set_defaults(func=_train)
     return parser

@@ -145,10 +145,36 @@ def load_generator(
 ) -> keras.Model:
     """Build a generator and load weights into it, from `.weights.h5` or `.keras`.
 
-    The architecture is read from the file. When `scale`, `num_blocks` or `filters` are
-    given and differ from the file's, raise WeightsMismatchError naming both, e.g.
-    "holds a x2 generator with 8 blocks; expected x4 with 16: pass --scale 2 ...".
+    The architecture is read from the file. A file exported by the library has its
+    sha256 beside it (NAME.sha256, `files.write_digest`): when present it is checked
+    first, so a damaged file is refused rather than loaded into a model that outputs
+    nonsense (HDF5 itself checks nothing).
+
+    Args:
+        path: a `.weights.h5` or `.keras` file of a generator of srgan_lib.
+        scale, num_blocks, filters: the architecture expected (None: any).
+
+    Returns:
+        The generator: LR (B, h, w, 3) in [0, 1] -> SR (B, scale*h, scale*w, 3) in [-1, 1].
+
+    Raises:
+        FileNotFoundError: no file at `path`.
+        WeightsMismatchError: the file differs from its recorded sha256, is damaged or
+            not a generator's, or its architecture differs from the one asked for,
+            naming both, e.g. "holds a x2 generator with 8 blocks; expected x4 with 16:
+            pass --scale 2 ...".
     """
+    expected = files.recorded_digest(path)
+    if expected is not None:
+        try:
+            files.check_digest(
+                path,
+                expected,
+                f"its digest file {files.digest_path(path).name}",
+                "Export it again (or copy it again from the run folder it came from).",
+            )
+        except files.DigestMismatchError as err:
+            raise WeightsMismatchError(str(err)) from err
     found = describe_generator_weights(path)
     wanted = {"scale": scale, "num_blocks": num_blocks, "filters": filters}
     wrong = {k: v for k, v in wanted.items() if v is not None and v != found[k]}
@@ -183,7 +209,7 @@ def load_generator(
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 
 
-class PretrainedIntegrityError(ValueError):
+class PretrainedIntegrityError(files.DigestMismatchError):
     """A shipped weights file does not match the sha256 in its model card."""
 
 
@@ -204,18 +230,29 @@ def pretrained_card(name: str) -> dict:
 
 
 def pretrained_path(name: str) -> Path:
-    """The weights file of a shipped model, after checking its sha256 against the card
-    (PretrainedIntegrityError when it differs or the file is missing)."""
+    """The weights file of a shipped model, after checking its sha256 against the card.
+
+    Args:
+        name: one of `pretrained_names()`.
+
+    Returns:
+        The path of its `.weights.h5` file.
+
+    Raises:
+        ValueError: no shipped model of that name.
+        PretrainedIntegrityError: the file is missing or differs from the card's sha256.
+    """
     card = pretrained_card(name)
     path = PRETRAINED_DIR / card["weights"]["file"]
-    digest = files.sha256(path) if path.is_file() else "missing"
-    if digest != card["weights"]["sha256"]:
-        raise PretrainedIntegrityError(
-            f"{path} does not match its model card (sha256 {digest[:12]}..., expected "
-            f"{card['weights']['sha256'][:12]}...): the file is damaged or was replaced. "
-            "Reinstall srgan-course (pip install --force-reinstall srgan-course)."
+    try:
+        return files.check_digest(
+            path,
+            card["weights"]["sha256"],
+            "its model card",
+            "Reinstall srgan-course (pip install --force-reinstall srgan-course).",
         )
-    return path
+    except files.DigestMismatchError as err:
+        raise PretrainedIntegrityError(str(err)) from err
 
 
 def pretrained(name: str = "srresnet") -> keras.Model:
