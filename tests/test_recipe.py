@@ -83,7 +83,7 @@ def test_a_recipe_holds_one_train_config_per_stage():
     plan = recipe.Recipe.create(num_blocks=2, hr_size=48, content_loss="vgg54", seed=3)
     assert isinstance(plan.srresnet, training.TrainConfig) and plan.srgan.stage == "srgan"
     assert (plan.srresnet.num_blocks, plan.srgan.num_blocks, plan.srgan.seed) == (2, 2, 3)
-    assert (plan.srresnet.content_loss, plan.srgan.content_loss) == ("vgg54", "vgg54")
+    assert (plan.srresnet.learning_rate, plan.srgan.content_loss) == (2e-4, "vgg54")
     out = Path("out")
     assert plan.config("srgan", out).init_from == str(out / "srresnet.weights.h5")
     assert recipe.Recipe.from_dict(dataclasses.asdict(plan)) == plan
