@@ -25,7 +25,6 @@ last checkpoint with the budget it has left; a finished stage is not trained aga
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime
 import json
@@ -39,7 +38,7 @@ from pathlib import Path
 import keras
 
 from srgan_lib import (
-    __version__,
+    cards,
     data,
     downloads,
     evaluation,
@@ -51,10 +50,10 @@ from srgan_lib import (
     training,
     validation,
 )
+from srgan_lib.cards import NAMES
 from srgan_lib.choices import RECIPE_CONTENT_LOSSES, SETS, STAGES
 from srgan_lib.training import TrainConfig
 
-NAMES = {"srresnet": "SRResNet", "srgan": "SRGAN"}
 # The images of the crop figure: (set, file stem, title, (top, left, size) in HR pixels).
 FIGURE_CROPS = (
     ("Set5", "img_003", "Set5 butterfly", (96, 96, 64)),
@@ -382,15 +381,6 @@ def _differences(saved: dict, wanted: dict) -> list[str]:
     return sorted(names)
 
 
-def _final_loss(run_dir: Path, column: str) -> float | None:
-    path = run_dir / "history.csv"
-    if not path.is_file():
-        return None
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return float(rows[-1][column]) if rows and column in rows[-1] else None
-
-
 def crop_figure(generators: dict[str, keras.Model], root: Path, path: Path) -> Path | None:
     """Zoomed crops of Set5's butterfly and Set14's baboon (those found under `root`):
     bicubic, each generator and the original, one row per image. Returns the PNG's path,
@@ -443,157 +433,15 @@ def write_cards(
     written = []
     for stage in STAGES:
         parameters = models.count_trainable(generators[NAMES[stage]])
-        card = _card(out, stage, recipe, state, results, figure, evaluated, command, parameters)
+        card = cards.model_card(
+            out, stage, recipe, state, results, figure, evaluated, command, parameters
+        )
         files.atomic_write(
             out / f"{stage}.json",
             lambda tmp, c=card: tmp.write_text(json.dumps(c, indent=2) + "\n"),
         )
         files.atomic_write(
-            out / f"{stage}.md", lambda tmp, c=card: tmp.write_text(card_markdown(c))
+            out / f"{stage}.md", lambda tmp, c=card: tmp.write_text(cards.card_markdown(c))
         )
         written.append(out / f"{stage}.json")
     return written
-
-
-def _variant(stage: str, recipe: Recipe) -> str:
-    if stage == "srresnet":
-        return "SRResNet: the generator trained with pixel MSE only (paper Sec. 3.2)"
-    if recipe.srgan.content_loss == "mse":
-        return (
-            "SRGAN-MSE: pixel MSE content loss + 1e-3 adversarial loss (paper Table 1), not "
-            "the paper's SRGAN-VGG54 (which needs ImageNet VGG19 weights)"
-        )
-    weights = "ImageNet" if recipe.srgan.vgg_weights == "imagenet" else recipe.srgan.vgg_weights
-    return f"SRGAN-VGG54: VGG19 block5_conv4 content loss ({weights} weights) + 1e-3 adversarial"
-
-
-def _card(out, stage, recipe, state, results, figure, evaluated, command, parameters) -> dict:
-    progress = state["stages"][stage]
-    config = recipe.config(stage, out)
-    weights = out / f"{stage}.weights.h5"
-    name = NAMES[stage]
-    rows = [
-        {k: row[k] for k in ("set", "method", "images", "psnr", "ssim", "detail", "paper_psnr")}
-        | {"paper_ssim": row["paper_ssim"]}
-        for row in results.summary
-        if row["method"] in ("bicubic", name)
-    ]
-    return {
-        "name": stage,
-        "title": f"{name} x{config.scale}, {config.num_blocks} residual blocks",
-        "variant": _variant(stage, recipe),
-        "architecture": {
-            "scale": config.scale,
-            "num_blocks": config.num_blocks,
-            "filters": config.filters,
-            "parameters": parameters,
-            "input": "LR RGB in [0, 1]",
-            "output": f"SR RGB in [-1, 1], {config.scale}x the LR size",
-        },
-        "training": {
-            "data": config.data,
-            "initialised_from": "srresnet (this recipe's first stage)"
-            if stage == "srgan"
-            else "random",
-            "steps": progress["steps"],
-            "batch_size": config.batch_size,
-            "hr_crop": config.hr_size,
-            "lr_crop": config.hr_size // config.scale,
-            "precision": config.precision,
-            "steps_per_execution": config.steps_per_execution,
-            "learning_rate_schedule": recipe.describe_schedule(stage),
-            "content_loss": "pixel MSE"
-            if stage == "srresnet" or config.content_loss == "mse"
-            else "VGG54",
-            "adversarial_weight": config.adversarial_weight if stage == "srgan" else None,
-            "budget_seconds": round(progress["seconds_budget"], 1),
-            "wall_seconds": progress["seconds_spent"],
-            "final_loss": _final_loss(out / stage, "loss" if stage == "srresnet" else "g_loss"),
-            "hardware": state["hardware"],
-            "command": state["command"],
-            "started": state["started"],
-        },
-        "evaluation": {
-            "protocol": "x4, Y channel (ITU-R BT.601), 4 border pixels removed; detail = "
-            "high-frequency energy of SR relative to HR (metrics.detail)",
-            "hardware": evaluated,
-            "command": command,
-            "rows": rows,
-        },
-        "figure": figure.name if figure else None,
-        "weights": {"file": weights.name, "sha256": files.sha256(weights)},
-        "srgan_lib": __version__,
-        "keras": keras.__version__,
-    }
-
-
-def _number(value, digits: int) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def card_markdown(card: dict) -> str:
-    """A model card (the dict `write_cards` writes as JSON) as Markdown."""
-    t, e = card["training"], card["evaluation"]
-    lines = [
-        f"# {card['title']}",
-        "",
-        f"**Variant:** {card['variant']}.",
-        "",
-        "## Training",
-        "",
-        "| setting | value |",
-        "| --- | --- |",
-    ]
-    for key in (
-        "data",
-        "initialised_from",
-        "steps",
-        "batch_size",
-        "hr_crop",
-        "lr_crop",
-        "precision",
-        "steps_per_execution",
-        "learning_rate_schedule",
-        "content_loss",
-        "adversarial_weight",
-        "budget_seconds",
-        "wall_seconds",
-        "final_loss",
-        "hardware",
-        "started",
-    ):
-        if t.get(key) is not None:
-            lines.append(f"| {key.replace('_', ' ')} | {t[key]} |")
-    lines += [
-        "",
-        f"Trained with: `{t['command']}`",
-        "",
-        "## Evaluation",
-        "",
-        f"{e['protocol']}. Evaluated on: {e['hardware']}"
-        + (f", with `{e['command']}`." if e.get("command") else "."),
-        "",
-        "| set | method | images | PSNR (dB) | SSIM | detail | paper PSNR | paper SSIM |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for row in e["rows"]:
-        lines.append(
-            f"| {row['set']} | {row['method']} | {row['images']} | {_number(row['psnr'], 2)} | "
-            f"{_number(row['ssim'], 4)} | {_number(row['detail'], 2)} | "
-            f"{_number(row['paper_psnr'], 2)} | {_number(row['paper_ssim'], 4)} |"
-        )
-    lines += [
-        "",
-        "The paper's figures (Ledig et al., CVPR 2017, Table 2) come from 10^6 SRResNet and "
-        "2x10^5 SRGAN updates on 350,000 ImageNet images; its SSIM used another "
-        "implementation, so compare SSIM within a column.",
-    ]
-    if card.get("figure"):
-        lines += ["", f"![Zoomed crops: bicubic, SRResNet, SRGAN, original]({card['figure']})"]
-    lines += [
-        "",
-        f"Weights: `{card['weights']['file']}`, sha256 `{card['weights']['sha256']}`.",
-        f"srgan_lib {card['srgan_lib']}, Keras {card['keras']}.",
-        "",
-    ]
-    return "\n".join(lines)
