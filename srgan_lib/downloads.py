@@ -31,6 +31,7 @@ from urllib.parse import urljoin, urlsplit
 from tqdm.auto import tqdm
 
 from srgan_lib.archives import ArchiveError, extract_archive, size_cap
+from srgan_lib.choices import BENCHMARK_SETS
 from srgan_lib.files import sha256 as file_digest  # `sha256` names the pins here
 
 __all__ = [
@@ -97,9 +98,6 @@ def data_dir(path: str | Path | None = None, create: bool = True) -> Path:
                 "SRGAN_DATA_DIR (or pass --root) to a folder you can write to."
             ) from err
     return root
-
-
-BENCHMARK_SETS = ("Set5", "Set14", "BSD100", "Urban100")
 
 
 def _holds_benchmarks(folder: Path) -> bool:

@@ -28,8 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from srgan_lib import data, files, inference, metrics
-
-SETS = ("Set5", "Set14", "BSD100")
+from srgan_lib.choices import SETS
 
 # Ledig et al. (CVPR 2017), Table 2, x4: {set: {method: (PSNR dB, SSIM)}}; its SRResNet
 # is SRResNet-MSE and its SRGAN is SRGAN-VGG54. The paper's SSIM came from a different

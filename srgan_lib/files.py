@@ -1,6 +1,7 @@
 """Writing files without losing anything: atomic replacement, and a check that refuses to
 overwrite an input or an earlier output unless the caller asks for it; and `sha256`, the
-one file digest the downloads, the shipped models' cards and grading compare."""
+one file digest the downloads, the shipped models' cards, exported generators (a
+NAME.sha256 file beside each) and grading compare."""
 
 from __future__ import annotations
 
@@ -18,6 +19,64 @@ def sha256(path: str | Path) -> str:
         while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+class DigestMismatchError(ValueError):
+    """A file's bytes do not match the sha256 recorded for it."""
+
+
+def digest_path(path: str | Path) -> Path:
+    """Where the digest of `path` is kept: NAME.sha256 beside it."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.sha256")
+
+
+def write_digest(path: str | Path) -> Path:
+    """Write the sha256 of `path` beside it, as `sha256sum` prints it ("HEX  NAME").
+
+    Args:
+        path: an existing file.
+
+    Returns:
+        The digest file, NAME.sha256.
+    """
+    path = Path(path)
+    line = f"{sha256(path)}  {path.name}\n"
+    return atomic_write(digest_path(path), lambda tmp: tmp.write_text(line))
+
+
+def recorded_digest(path: str | Path) -> str | None:
+    """The sha256 recorded for `path` in its NAME.sha256 file, or None without one."""
+    sidecar = digest_path(path)
+    if not sidecar.is_file():
+        return None
+    fields = sidecar.read_text().split()
+    return fields[0].lower() if fields else ""
+
+
+def check_digest(path: str | Path, expected: str, source: str, remedy: str) -> Path:
+    """Check that the file `path` has the sha256 `expected`.
+
+    Args:
+        path: the file.
+        expected: 64 hex digits.
+        source: where `expected` comes from, for the message ("its model card").
+        remedy: what to do when it differs, one sentence.
+
+    Returns:
+        `path`.
+
+    Raises:
+        DigestMismatchError: the file is missing or its digest differs.
+    """
+    path = Path(path)
+    digest = sha256(path) if path.is_file() else "missing"
+    if digest != expected:
+        raise DigestMismatchError(
+            f"{path} does not match {source} (sha256 {digest[:12]}..., expected "
+            f"{expected[:12]}...): the file is damaged or was replaced. {remedy}"
+        )
+    return path
 
 
 class OutputExistsError(FileExistsError):

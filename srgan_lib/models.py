@@ -15,7 +15,8 @@ import h5py
 import keras
 from keras import layers
 
-from srgan_lib import validation
+from srgan_lib import files, validation
+from srgan_lib.choices import SCALES
 from srgan_lib.layers import prelu, residual_block, upsample_block
 from srgan_lib.shipped import (  # noqa: F401  (public here: the lessons use models.pretrained_*)
     PRETRAINED_DIR,
@@ -24,8 +25,6 @@ from srgan_lib.shipped import (  # noqa: F401  (public here: the lessons use mod
     pretrained_names,
     pretrained_path,
 )
-
-SCALES = (2, 4, 8)
 
 
 def build_generator(
@@ -158,10 +157,36 @@ def load_generator(
 ) -> keras.Model:
     """Build a generator and load weights into it, from `.weights.h5` or `.keras`.
 
-    The architecture is read from the file. When `scale`, `num_blocks` or `filters` are
-    given and differ from the file's, raise WeightsMismatchError naming both, e.g.
-    "holds a x2 generator with 8 blocks; expected x4 with 16: pass --scale 2 ...".
+    The architecture is read from the file. A file exported by the library has its
+    sha256 beside it (NAME.sha256, `files.write_digest`): when present it is checked
+    first, so a damaged file is refused rather than loaded into a model that outputs
+    nonsense (HDF5 itself checks nothing).
+
+    Args:
+        path: a `.weights.h5` or `.keras` file of a generator of srgan_lib.
+        scale, num_blocks, filters: the architecture expected (None: any).
+
+    Returns:
+        The generator: LR (B, h, w, 3) in [0, 1] -> SR (B, scale*h, scale*w, 3) in [-1, 1].
+
+    Raises:
+        FileNotFoundError: no file at `path`.
+        WeightsMismatchError: the file differs from its recorded sha256, is damaged or
+            not a generator's, or its architecture differs from the one asked for,
+            naming both, e.g. "holds a x2 generator with 8 blocks; expected x4 with 16:
+            pass --scale 2 ...".
     """
+    expected = files.recorded_digest(path)
+    if expected is not None:
+        try:
+            files.check_digest(
+                path,
+                expected,
+                f"its digest file {files.digest_path(path).name}",
+                "Export it again (or copy it again from the run folder it came from).",
+            )
+        except files.DigestMismatchError as err:
+            raise WeightsMismatchError(str(err)) from err
     found = describe_generator_weights(path)
     wanted = {"scale": scale, "num_blocks": num_blocks, "filters": filters}
     wrong = {k: v for k, v in wanted.items() if v is not None and v != found[k]}

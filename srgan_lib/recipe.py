@@ -38,7 +38,7 @@ from pathlib import Path
 import keras
 
 from srgan_lib import (
-    __version__,
+    cards,
     data,
     downloads,
     evaluation,
@@ -48,10 +48,12 @@ from srgan_lib import (
     plots,
     runtime,
     training,
+    validation,
 )
+from srgan_lib.cards import NAMES
+from srgan_lib.choices import RECIPE_CONTENT_LOSSES, SETS, STAGES
+from srgan_lib.training import TrainConfig
 
-STAGES = ("srresnet", "srgan")
-NAMES = {"srresnet": "SRResNet", "srgan": "SRGAN"}
 # The images of the crop figure: (set, file stem, title, (top, left, size) in HR pixels).
 FIGURE_CROPS = (
     ("Set5", "img_003", "Set5 butterfly", (96, 96, 64)),
@@ -59,43 +61,131 @@ FIGURE_CROPS = (
 )
 
 
+# TrainConfig fields both stages share, which `Recipe.create` (`srgan models train`) sets.
+SHARED = (
+    "data",
+    "max_images",
+    "num_blocks",
+    "hr_size",
+    "batch_size",
+    "precision",
+    "steps_per_execution",
+    "steps_per_epoch",
+    "seed",
+)
+
+
+def _stage_config(stage: str, **changes) -> TrainConfig:
+    """The recipe's default TrainConfig of `stage`: the paper's models on 96x96 crops,
+    8 steps per compiled call, epochs of 400 steps. `epochs` is only an upper bound: the
+    budget ends the stage (`WallClockSchedule`), and the rate it sets overrides
+    `learning_rate` (the rate the stage's schedule starts from) from the second epoch on."""
+    settings = {
+        "stage": stage,
+        "steps_per_execution": 8,
+        "steps_per_epoch": 400,
+        "epochs": 100_000,
+        "data": "sunhays80",
+    }
+    if stage == "srresnet":
+        settings |= {"learning_rate": 2e-4, "save_interval": 5}
+    else:
+        settings |= {"learning_rate": 1e-4, "save_interval": 10}
+        settings |= {"content_loss": "mse", "vgg_weights": "imagenet"}
+    return TrainConfig(**settings).replace(**changes)
+
+
 @dataclasses.dataclass
 class Recipe:
     """The settings of `train_models`; saved as recipe.json.
 
     budget_minutes: wall-clock minutes for both stages' training (compilation included),
-    `srgan_share` of it for the SRGAN stage. data: "sunhays80" (the 80 Sun-Hays scene
-    photographs), "div2k" or a folder of HR images; max_images keeps the first N.
-    content_loss: the SRGAN stage's, "mse" (SRGAN-MSE) or "vgg54" (needs ImageNet VGG19).
-    steps_per_epoch: the granularity of the schedule, the budget check and the logs.
+    `srgan_share` of it for the SRGAN stage.
+    srresnet, srgan: each stage's TrainConfig (`Recipe.create` makes them from the
+    options of `srgan models train`). Their `data` may be "sunhays80" (the 80 Sun-Hays
+    scene photographs, looked up by `resolve_data`), "div2k" or a folder of HR images.
+    The SRGAN stage's content_loss is "mse" (SRGAN-MSE) or "vgg54" (needs ImageNet
+    VGG19); its init_from is set to the SRResNet stage's result when it trains.
     """
 
     budget_minutes: float = 7.0
     srgan_share: float = 2 / 7
-    data: str = "sunhays80"
-    max_images: int | None = None
-    content_loss: str = "mse"
-    vgg_weights: str = "imagenet"
-    num_blocks: int = 16
-    hr_size: int = 96
-    batch_size: int = 16
-    precision: str = "float32"
-    steps_per_execution: int = 8
-    steps_per_epoch: int = 400
-    srresnet_learning_rate: float = 2e-4
-    srgan_learning_rate: float = 1e-4
-    seed: int = 0
+    srresnet: TrainConfig = dataclasses.field(default_factory=lambda: _stage_config("srresnet"))
+    srgan: TrainConfig = dataclasses.field(default_factory=lambda: _stage_config("srgan"))
+
+    @classmethod
+    def create(
+        cls,
+        budget_minutes: float = 7.0,
+        srgan_share: float = 2 / 7,
+        srresnet_learning_rate: float = 2e-4,
+        srgan_learning_rate: float = 1e-4,
+        content_loss: str = "mse",
+        vgg_weights: str = "imagenet",
+        **shared,
+    ) -> Recipe:
+        """A validated recipe from the options of `srgan models train`.
+
+        Args:
+            budget_minutes, srgan_share: as the fields.
+            srresnet_learning_rate, srgan_learning_rate: each stage's starting rate.
+            content_loss, vgg_weights: the SRGAN stage's.
+            **shared: TrainConfig fields both stages share (`SHARED`: data, max_images,
+                num_blocks, hr_size, batch_size, precision, steps_per_execution,
+                steps_per_epoch, seed).
+
+        Returns:
+            The recipe.
+
+        Raises:
+            ValueError: an option is unknown; validation.ParameterError: a value is
+                impossible.
+        """
+        unknown = sorted(set(shared) - set(SHARED))
+        if unknown:
+            raise ValueError(f"A recipe has no setting(s) {', '.join(unknown)}.")
+        return cls(
+            budget_minutes,
+            srgan_share,
+            _stage_config("srresnet", learning_rate=srresnet_learning_rate, **shared),
+            _stage_config(
+                "srgan",
+                learning_rate=srgan_learning_rate,
+                content_loss=content_loss,
+                vgg_weights=vgg_weights,
+                **shared,
+            ),
+        ).validate()
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Recipe:
+        """A recipe from `dataclasses.asdict(recipe)` (recipe.json), or from the flat
+        options an older recipe.json holds (`create`'s arguments)."""
+        if "srresnet" not in values:
+            return cls.create(**values)
+        stages = {stage: TrainConfig.from_dict(values[stage]) for stage in STAGES}
+        return cls(values["budget_minutes"], values["srgan_share"], **stages).validate()
 
     def validate(self) -> Recipe:
-        """Raise ValueError naming the first impossible setting; return self."""
-        if not self.budget_minutes > 0:
-            raise ValueError(f"budget_minutes must be positive, got {self.budget_minutes}.")
-        if not 0 < self.srgan_share < 1:
-            raise ValueError(f"srgan_share must lie in (0, 1), got {self.srgan_share}.")
-        if self.content_loss not in ("mse", "vgg54"):
-            raise ValueError(f"content_loss must be mse or vgg54, got {self.content_loss!r}.")
+        """Check the budget, its split and each stage's TrainConfig (with the one
+        validator, `TrainConfig.validate`).
+
+        Returns:
+            self.
+
+        Raises:
+            validation.ParameterError: naming the first impossible setting.
+        """
+        validation.check_number("budget_minutes", self.budget_minutes, 0.0, open_low=True)
+        validation.check_number("srgan_share", self.srgan_share, 0.0, 1.0, open_low=True)
         for stage in STAGES:
-            self.config(stage, Path("."))  # TrainConfig.validate checks the rest
+            config = getattr(self, stage).validate()
+            validation.check_choice(f"{stage}.stage", config.stage, (stage,))
+        validation.check_choice("content_loss", self.srgan.content_loss, RECIPE_CONTENT_LOSSES)
+        for key in training.ARCHITECTURE["srresnet"][1:]:  # SRGAN starts from SRResNet
+            validation.check_choice(
+                f"srgan.{key}", getattr(self.srgan, key), (getattr(self.srresnet, key),)
+            )
         return self
 
     def seconds(self, stage: str) -> float:
@@ -103,56 +193,36 @@ class Recipe:
         share = self.srgan_share if stage == "srgan" else 1 - self.srgan_share
         return 60.0 * self.budget_minutes * share
 
-    def config(self, stage: str, out: Path) -> training.TrainConfig:
-        """The TrainConfig of `stage`. `epochs` is only an upper bound: the budget ends
-        the stage (`WallClockSchedule`), and the learning rate it sets overrides
-        `learning_rate` from the second epoch on."""
-        common = {
-            "stage": stage,
-            "num_blocks": self.num_blocks,
-            "hr_size": self.hr_size,
-            "batch_size": self.batch_size,
-            "precision": self.precision,
-            "steps_per_execution": self.steps_per_execution,
-            "steps_per_epoch": self.steps_per_epoch,
-            "epochs": 100_000,
-            "data": self.data,
-            "max_images": self.max_images,
-            "seed": self.seed,
-        }
+    def config(self, stage: str, out: Path) -> TrainConfig:
+        """The TrainConfig of `stage` trained into `out`: the SRGAN stage starts from
+        the SRResNet stage's generator, out/srresnet.weights.h5."""
         if stage == "srresnet":
-            return training.TrainConfig(
-                **common, learning_rate=self.srresnet_learning_rate, save_interval=5
-            ).validate()
-        return training.TrainConfig(
-            **common,
-            learning_rate=self.srgan_learning_rate,
-            content_loss=self.content_loss,
-            vgg_weights=self.vgg_weights,
-            init_from=str(out / "srresnet.weights.h5"),
-            save_interval=10,
-        ).validate()
+            return self.srresnet
+        return self.srgan.replace(init_from=str(out / "srresnet.weights.h5"))
 
     def learning_rate(self, stage: str, progress: float) -> float:
         """The learning rate after `progress` (0..1) of the stage's budget: a cosine from
         srresnet_learning_rate down to 1 % of it, or SRGAN's step from
         srgan_learning_rate to a tenth of it halfway."""
+        start = getattr(self, stage).learning_rate
         if stage == "srresnet":
-            floor = 0.01 * self.srresnet_learning_rate
+            floor = 0.01 * start
             cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-            return floor + (self.srresnet_learning_rate - floor) * cosine
-        return self.srgan_learning_rate * (1.0 if progress < 0.5 else 0.1)
+            return floor + (start - floor) * cosine
+        return start * (1.0 if progress < 0.5 else 0.1)
 
     def describe_schedule(self, stage: str) -> str:
+        """The stage's learning-rate schedule in words, for its model card."""
+        config = getattr(self, stage)
         if stage == "srresnet":
             return (
-                f"Adam(beta_1=0.9), {self.srresnet_learning_rate:g} decayed by a cosine to "
-                f"{0.01 * self.srresnet_learning_rate:g} over the stage's wall-clock budget "
-                f"(set at each epoch of {self.steps_per_epoch} steps)"
+                f"Adam(beta_1={config.beta_1:g}), {config.learning_rate:g} decayed by a cosine "
+                f"to {0.01 * config.learning_rate:g} over the stage's wall-clock budget "
+                f"(set at each epoch of {config.steps_per_epoch} steps)"
             )
         return (
-            f"Adam(beta_1=0.9) for G and D, {self.srgan_learning_rate:g} for the first half "
-            f"of the stage's wall-clock budget, then {0.1 * self.srgan_learning_rate:g}"
+            f"Adam(beta_1={config.beta_1:g}) for G and D, {config.learning_rate:g} for the "
+            f"first half of the stage's wall-clock budget, then {0.1 * config.learning_rate:g}"
         )
 
 
@@ -254,7 +324,7 @@ def train_models(
     state = _state(out)
     settings = dataclasses.asdict(recipe)
     if state and state["recipe"] != settings:
-        changed = sorted(k for k in settings if state["recipe"].get(k) != settings[k])
+        changed = _differences(dataclasses.asdict(Recipe.from_dict(state["recipe"])), settings)
         raise ValueError(
             f"{out} holds a recipe with other settings ({', '.join(changed)}): rerun with "
             "the same options to resume it, or pass another --out."
@@ -267,7 +337,7 @@ def train_models(
         "stages": {},
     }
     _save_state(out, state)
-    data_source = resolve_data(recipe.data)
+    data_source = resolve_data(recipe.srresnet.data)
     for stage in STAGES:
         progress = state["stages"].get(stage, {})
         if progress.get("done"):
@@ -283,13 +353,15 @@ def train_models(
         resume = (run_dir / training.CHECKPOINT).is_file()
         print(f"{stage}: {recipe.seconds(stage):.0f} s budget, {'resuming' if resume else 'new'}")
         training.train(config, run_dir, resume=resume, callbacks=[schedule], verbose=verbose)
-        shutil.copyfile(run_dir / "generator.weights.h5", out / f"{stage}.weights.h5")
+        weights = out / f"{stage}.weights.h5"
+        shutil.copyfile(run_dir / "generator.weights.h5", weights)
+        files.write_digest(weights)  # checked by models.load_generator
         rows = _read_schedule(run_dir / "schedule.csv")
         state["stages"][stage] = {
             "seconds_budget": recipe.seconds(stage),
             "seconds_spent": rows[-1][2] if rows else 0.0,
             "epochs": len(rows),
-            "steps": len(rows) * recipe.steps_per_epoch,
+            "steps": len(rows) * config.steps_per_epoch,
             "final_learning_rate": rows[-1][1] if rows else None,
             "done": True,
         }
@@ -297,15 +369,16 @@ def train_models(
     return state
 
 
-def _final_loss(run_dir: Path, column: str) -> float | None:
-    import csv
-
-    path = run_dir / "history.csv"
-    if not path.is_file():
-        return None
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return float(rows[-1][column]) if rows and column in rows[-1] else None
+def _differences(saved: dict, wanted: dict) -> list[str]:
+    """The names of the settings that differ between two `asdict(Recipe)`s (a stage's
+    field named once, e.g. "max_images")."""
+    names = set()
+    for key, value in wanted.items():
+        if isinstance(value, dict):
+            names |= {k for k in value if saved.get(key, {}).get(k) != value[k]}
+        elif saved.get(key) != value:
+            names.add(key)
+    return sorted(names)
 
 
 def crop_figure(generators: dict[str, keras.Model], root: Path, path: Path) -> Path | None:
@@ -332,7 +405,7 @@ def crop_figure(generators: dict[str, keras.Model], root: Path, path: Path) -> P
 
 def write_cards(
     out: str | Path,
-    sets: Sequence[str] = evaluation.SETS,
+    sets: Sequence[str] = SETS,
     benchmarks: str | Path | None = None,
     tile: int | None = None,
     command: str = "",
@@ -350,181 +423,29 @@ def write_cards(
     root = Path(benchmarks or downloads.find_benchmarks() or downloads.data_dir())
     present = [s for s in sets if (root / s / "HR").is_dir()]
     generators = {NAMES[s]: models.load_generator(out / f"{s}.weights.h5") for s in STAGES}
+    recipe = Recipe.from_dict(state["recipe"])
     variants = {
         NAMES["srresnet"]: evaluation.variant_name("srresnet"),
-        NAMES["srgan"]: evaluation.variant_name("srgan", Recipe(**state["recipe"]).content_loss),
+        NAMES["srgan"]: evaluation.variant_name("srgan", recipe.srgan.content_loss),
     }  # each beside its own row of the paper: SRGAN-MSE is Table 1's, not Table 2's SRGAN
     results = evaluation.evaluate(
         {"bicubic": "bicubic", **generators}, sets=present, root=root, tile=tile, variants=variants
     )
     evaluation.save_results(results, out / "evaluation", overwrite=True)
     figure = crop_figure(generators, root, out / "crops.png")
-    recipe = Recipe(**state["recipe"])
     evaluated = runtime.describe_runtime()
     written = []
     for stage in STAGES:
         parameters = models.count_trainable(generators[NAMES[stage]])
-        card = _card(out, stage, recipe, state, results, figure, evaluated, command, parameters)
+        card = cards.model_card(
+            out, stage, recipe, state, results, figure, evaluated, command, parameters
+        )
         files.atomic_write(
             out / f"{stage}.json",
             lambda tmp, c=card: tmp.write_text(json.dumps(c, indent=2) + "\n"),
         )
         files.atomic_write(
-            out / f"{stage}.md", lambda tmp, c=card: tmp.write_text(card_markdown(c))
+            out / f"{stage}.md", lambda tmp, c=card: tmp.write_text(cards.card_markdown(c))
         )
         written.append(out / f"{stage}.json")
     return written
-
-
-def _variant(stage: str, recipe: Recipe) -> str:
-    if stage == "srresnet":
-        return "SRResNet: the generator trained with pixel MSE only (paper Sec. 3.2)"
-    if recipe.content_loss == "mse":
-        return (
-            "SRGAN-MSE: pixel MSE content loss + 1e-3 adversarial loss (paper Table 1), not "
-            "the paper's SRGAN-VGG54 (which needs ImageNet VGG19 weights)"
-        )
-    weights = "ImageNet" if recipe.vgg_weights == "imagenet" else recipe.vgg_weights
-    return f"SRGAN-VGG54: VGG19 block5_conv4 content loss ({weights} weights) + 1e-3 adversarial"
-
-
-def _card(out, stage, recipe, state, results, figure, evaluated, command, parameters) -> dict:
-    progress = state["stages"][stage]
-    config = recipe.config(stage, out)
-    weights = out / f"{stage}.weights.h5"
-    name = NAMES[stage]
-    rows = [
-        {k: row[k] for k in ("set", "method", "images", "psnr", "ssim", "detail", "paper_psnr")}
-        | {"grid": row["grid"], "grid_hr": row["grid_hr"]}
-        | {"paper_ssim": row["paper_ssim"]}
-        for row in results.summary
-        if row["method"] in ("bicubic", name)
-    ]
-    return {
-        "name": stage,
-        "title": f"{name} x4, {recipe.num_blocks} residual blocks",
-        "variant": _variant(stage, recipe),
-        "architecture": {
-            "scale": 4,
-            "num_blocks": recipe.num_blocks,
-            "filters": config.filters,
-            "parameters": parameters,
-            "input": "LR RGB in [0, 1]",
-            "output": "SR RGB in [-1, 1], 4x the LR size",
-        },
-        "training": {
-            "data": recipe.data,
-            "initialised_from": "srresnet (this recipe's first stage)"
-            if stage == "srgan"
-            else "random",
-            "steps": progress["steps"],
-            "batch_size": recipe.batch_size,
-            "hr_crop": recipe.hr_size,
-            "lr_crop": recipe.hr_size // 4,
-            "precision": recipe.precision,
-            "steps_per_execution": recipe.steps_per_execution,
-            "learning_rate_schedule": recipe.describe_schedule(stage),
-            "content_loss": "pixel MSE"
-            if stage == "srresnet" or recipe.content_loss == "mse"
-            else "VGG54",
-            "adversarial_weight": config.adversarial_weight if stage == "srgan" else None,
-            "budget_seconds": round(progress["seconds_budget"], 1),
-            "wall_seconds": progress["seconds_spent"],
-            "final_loss": _final_loss(out / stage, "loss" if stage == "srresnet" else "g_loss"),
-            "hardware": state["hardware"],
-            "command": state["command"],
-            "started": state["started"],
-        },
-        "evaluation": {
-            "protocol": PROTOCOL,
-            "hardware": evaluated,
-            "command": command,
-            "rows": rows,
-        },
-        "figure": figure.name if figure else None,
-        "weights": {"file": weights.name, "sha256": files.sha256(weights)},
-        "srgan_lib": __version__,
-        "keras": keras.__version__,
-    }
-
-
-PROTOCOL = (
-    "x4, Y channel (ITU-R BT.601), 4 border pixels removed; detail = high-frequency energy "
-    "of SR relative to HR, periodic pattern excluded (metrics.detail); grid, HR grid = "
-    "strength of the 4-pixel periodic pattern (sub-pixel grid) of SR and of the original, "
-    "grey levels of Y on 0..255 (metrics.grid_strength)"
-)
-
-
-def _number(value, digits: int) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def card_markdown(card: dict) -> str:
-    """A model card (the dict `write_cards` writes as JSON) as Markdown."""
-    t, e = card["training"], card["evaluation"]
-    lines = [
-        f"# {card['title']}",
-        "",
-        f"**Variant:** {card['variant']}.",
-        "",
-        "## Training",
-        "",
-        "| setting | value |",
-        "| --- | --- |",
-    ]
-    for key in (
-        "data",
-        "initialised_from",
-        "steps",
-        "batch_size",
-        "hr_crop",
-        "lr_crop",
-        "precision",
-        "steps_per_execution",
-        "learning_rate_schedule",
-        "content_loss",
-        "adversarial_weight",
-        "budget_seconds",
-        "wall_seconds",
-        "final_loss",
-        "hardware",
-        "started",
-    ):
-        if t.get(key) is not None:
-            lines.append(f"| {key.replace('_', ' ')} | {t[key]} |")
-    lines += [
-        "",
-        f"Trained with: `{t['command']}`",
-        "",
-        "## Evaluation",
-        "",
-        f"{e['protocol']}. Evaluated on: {e['hardware']}"
-        + (f", with `{e['command']}`." if e.get("command") else "."),
-        "",
-        "| set | method | images | PSNR (dB) | SSIM | detail | grid | HR grid | paper PSNR "
-        "| paper SSIM |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for row in e["rows"]:
-        lines.append(
-            f"| {row['set']} | {row['method']} | {row['images']} | {_number(row['psnr'], 2)} | "
-            f"{_number(row['ssim'], 4)} | {_number(row['detail'], 2)} | "
-            f"{_number(row.get('grid'), 2)} | {_number(row.get('grid_hr'), 2)} | "
-            f"{_number(row['paper_psnr'], 2)} | {_number(row['paper_ssim'], 4)} |"
-        )
-    lines += [
-        "",
-        "The paper's figures (Ledig et al., CVPR 2017, Table 2) come from 10^6 SRResNet and "
-        "2x10^5 SRGAN updates on 350,000 ImageNet images; its SSIM used another "
-        "implementation, so compare SSIM within a column.",
-    ]
-    if card.get("figure"):
-        lines += ["", f"![Zoomed crops: bicubic, SRResNet, SRGAN, original]({card['figure']})"]
-    lines += [
-        "",
-        f"Weights: `{card['weights']['file']}`, sha256 `{card['weights']['sha256']}`.",
-        f"srgan_lib {card['srgan_lib']}, Keras {card['keras']}.",
-        "",
-    ]
-    return "\n".join(lines)

@@ -14,7 +14,7 @@ from srgan_lib import files
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 
 
-class PretrainedIntegrityError(ValueError):
+class PretrainedIntegrityError(files.DigestMismatchError):
     """A shipped weights file does not match the sha256 in its model card."""
 
 
@@ -35,15 +35,26 @@ def pretrained_card(name: str) -> dict:
 
 
 def pretrained_path(name: str) -> Path:
-    """The weights file of a shipped model, after checking its sha256 against the card
-    (PretrainedIntegrityError when it differs or the file is missing)."""
+    """The weights file of a shipped model, after checking its sha256 against the card.
+
+    Args:
+        name: one of `pretrained_names()`.
+
+    Returns:
+        The path of its `.weights.h5` file.
+
+    Raises:
+        ValueError: no shipped model of that name.
+        PretrainedIntegrityError: the file is missing or differs from the card's sha256.
+    """
     card = pretrained_card(name)
     path = PRETRAINED_DIR / card["weights"]["file"]
-    digest = files.sha256(path) if path.is_file() else "missing"
-    if digest != card["weights"]["sha256"]:
-        raise PretrainedIntegrityError(
-            f"{path} does not match its model card (sha256 {digest[:12]}..., expected "
-            f"{card['weights']['sha256'][:12]}...): the file is damaged or was replaced. "
-            "Reinstall srgan-course (pip install --force-reinstall srgan-course)."
+    try:
+        return files.check_digest(
+            path,
+            card["weights"]["sha256"],
+            "its model card",
+            "Reinstall srgan-course (pip install --force-reinstall srgan-course).",
         )
-    return path
+    except files.DigestMismatchError as err:
+        raise PretrainedIntegrityError(str(err)) from err

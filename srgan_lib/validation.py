@@ -81,39 +81,3 @@ def check_data_source(name: str, value) -> str:
         f'{name} must be "sample" (the bundled photographs), "div2k" (after `srgan data '
         f"download DIV2K`) or a folder of HR images; there is no folder {value!r}."
     )
-
-
-def check_train_config(config) -> None:
-    """The type and range of every field of a `training.TrainConfig` (its `validate` calls
-    this first), so that `--config` JSON, presets and lesson parameters fail at once with
-    the field's name: num_blocks -1, hr_size 0 or "48" are refused before any file is
-    written."""
-    from srgan_lib.training import CONTENT_LOSSES, PRECISIONS, STAGES
-
-    c = config
-    check_choice("stage", c.stage, STAGES)
-    check_choice("scale", c.scale, (2, 4, 8))
-    check_int("hr_size", c.hr_size, minimum=c.scale, multiple_of=c.scale)
-    for name in ("batch_size", "num_blocks", "filters", "disc_filters", "epochs"):
-        check_int(name, getattr(c, name), minimum=1)
-    for name in ("steps_per_epoch", "steps_per_execution", "save_interval"):
-        check_int(name, getattr(c, name), minimum=1)
-    check_number("bn_momentum", c.bn_momentum, 0.0, 1.0)
-    check_number("learning_rate", c.learning_rate, 0.0, open_low=True)
-    check_number("lr_after_decay", c.lr_after_decay, 0.0, open_low=True)
-    if c.lr_decay_at is not None:
-        check_number("lr_decay_at", c.lr_decay_at, 0.0, 1.0, open_low=True)
-    check_number("beta_1", c.beta_1, 0.0, 1.0)
-    check_choice("content_loss", c.content_loss, CONTENT_LOSSES)
-    check_number("adversarial_weight", c.adversarial_weight, 0.0)
-    check_text("vgg_weights", c.vgg_weights, allow_none=True)
-    check_text("init_from", c.init_from, allow_none=True)
-    check_choice("precision", c.precision, PRECISIONS)
-    if c.jit_compile != "auto":
-        check_choice("jit_compile", c.jit_compile, (True, False))
-    check_text("data", c.data)
-    if c.max_images is not None:
-        check_int("max_images", c.max_images, minimum=1)
-    check_choice("augment", c.augment, (True, False))
-    check_choice("freeze_generator_bn", c.freeze_generator_bn, (True, False))
-    check_int("seed", c.seed, minimum=0)

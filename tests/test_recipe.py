@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -78,6 +80,26 @@ def test_learning_rates_follow_the_recipe():
         recipe.Recipe(srgan_share=1.5).validate()
 
 
+def test_a_recipe_holds_one_train_config_per_stage():
+    plan = recipe.Recipe.create(num_blocks=2, hr_size=48, content_loss="vgg54", seed=3)
+    assert isinstance(plan.srresnet, training.TrainConfig) and plan.srgan.stage == "srgan"
+    assert (plan.srresnet.num_blocks, plan.srgan.num_blocks, plan.srgan.seed) == (2, 2, 3)
+    assert (plan.srresnet.learning_rate, plan.srgan.content_loss) == (2e-4, "vgg54")
+    out = Path("out")
+    assert plan.config("srgan", out).init_from == str(out / "srresnet.weights.h5")
+    assert recipe.Recipe.from_dict(dataclasses.asdict(plan)) == plan
+    # The one validator, TrainConfig.validate, checks the stages' settings.
+    with pytest.raises(ValueError, match="hr_size must be a multiple of 4, got 50"):
+        recipe.Recipe.create(hr_size=50)
+    with pytest.raises(ValueError, match="content_loss must be one of 'mse', 'vgg54'"):
+        recipe.Recipe.create(content_loss="vgg22")
+    with pytest.raises(ValueError, match="no setting.*filters"):
+        recipe.Recipe.create(filters=8)
+    mismatched = dataclasses.replace(plan, srgan=plan.srgan.replace(num_blocks=4))
+    with pytest.raises(ValueError, match="srgan.num_blocks must be one of 2"):
+        mismatched.validate()
+
+
 def test_models_train_runs_the_recipe_resumes_and_writes_cards(tmp_path, benchmarks_dir, capsys):
     folder = shared_data_dir() / "train" / "sunhays80"
     if not folder.is_dir():
@@ -97,6 +119,7 @@ def test_models_train_runs_the_recipe_resumes_and_writes_cards(tmp_path, benchma
     for stage in recipe.STAGES:
         card = json.loads((out / f"{stage}.json").read_text())
         assert card["weights"]["sha256"] == files.sha256(out / f"{stage}.weights.h5")
+        assert files.recorded_digest(out / f"{stage}.weights.h5") == card["weights"]["sha256"]
         rows = {r["method"]: r for r in card["evaluation"]["rows"]}
         assert rows["bicubic"]["psnr"] == pytest.approx(28.43, abs=0.01)
         assert rows["bicubic"]["grid"] < rows["bicubic"]["grid_hr"] < 0.5

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from srgan_course import cli
-from srgan_lib import data, losses, models, training
+from srgan_lib import data, files, losses, models, training
 from srgan_lib.training import TrainConfig
 
 pytestmark = pytest.mark.backend
@@ -106,7 +106,7 @@ def test_config_presets_and_json_round_trip(tmp_path):
         TrainConfig.from_json(tmp_path / "bad.json")
     with pytest.raises(ValueError, match="content_loss"):
         config.replace(content_loss="vgg33")
-    with pytest.raises(ValueError, match="preset='fast' is not one of quick, paper"):
+    with pytest.raises(ValueError, match="preset must be one of 'quick', 'paper', got the str"):
         TrainConfig.preset("fast")
 
 
@@ -279,6 +279,61 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(tmp_path, monkeypatch):
     model = training.build_training_model(config)
     assert training.load_checkpoint(model, checkpoint) == 1
     assert len(history(tmp_path)) == 1
+
+
+def test_a_run_stopped_before_its_first_checkpoint_is_never_mixed_with_another(tmp_path):
+    """Killed in epoch 3 with no checkpoint yet (save_interval 10): rerun with other
+    settings it is refused, naming them, and nothing is touched; with its own settings,
+    --resume or overwrite it starts again and history.csv holds that run only."""
+    config = tiny(epochs=4, save_interval=10)
+    with pytest.raises(KilledError):
+        training.train(config, tmp_path, callbacks=[KillAt(2, 0)], verbose=0)
+    assert not (tmp_path / training.CHECKPOINT).is_file()
+    assert [r["epoch"] for r in history(tmp_path)] == [1, 2]
+    before = {p: p.read_bytes() for p in (tmp_path / "config.json", tmp_path / "history.csv")}
+    with pytest.raises(
+        training.RunSettingsError, match="epochs is 4 there but 3 here.*--overwrite"
+    ):
+        training.train(config.replace(epochs=3), tmp_path, verbose=0)
+    assert {p: p.read_bytes() for p in before} == before
+    training.train(config.replace(epochs=3), tmp_path, overwrite=True, verbose=0)
+    assert [r["epoch"] for r in history(tmp_path)] == [1, 2, 3]
+    assert TrainConfig.from_json(tmp_path / "config.json").epochs == 3
+
+    with pytest.raises(KilledError):
+        training.train(config, tmp_path / "again", callbacks=[KillAt(1, 0)], verbose=0)
+    training.train(config, tmp_path / "again", verbose=0)  # the same settings: starts again
+    with pytest.raises(KilledError):
+        training.train(config, tmp_path / "resumed", callbacks=[KillAt(1, 0)], verbose=0)
+    training.train(None, tmp_path / "resumed", resume=True, verbose=0)
+    for run in ("again", "resumed"):
+        assert [r["epoch"] for r in history(tmp_path / run)] == [1, 2, 3, 4]
+    assert_same_arrays(
+        checkpoint_arrays(tmp_path / "again"), checkpoint_arrays(tmp_path / "resumed")
+    )
+
+
+def test_exported_generators_carry_a_digest_that_loading_checks(tmp_path, random_image, capsys):
+    training.train(tiny(epochs=1), tmp_path / "run", verbose=0)
+    for name in ("generator.weights.h5", "generator.keras"):
+        path = tmp_path / "run" / name
+        assert files.recorded_digest(path) == files.sha256(path)
+        assert models.count_trainable(models.load_generator(path)) > 0
+    weights = tmp_path / "run" / "generator.weights.h5"
+    raw = bytearray(weights.read_bytes())
+    middle = len(raw) // 2
+    raw[middle : middle + 4096] = bytes(b ^ 0xFF for b in raw[middle : middle + 4096])
+    weights.write_bytes(bytes(raw))
+    with pytest.raises(models.WeightsMismatchError, match="generator.weights.h5.sha256"):
+        models.load_generator(weights)
+    photo = tmp_path / "photo.png"
+    data.save_image(random_image[:16, :16], photo)
+    argv = ["upscale", str(photo), "-o", str(tmp_path / "out"), "--weights", str(weights)]
+    assert cli.main(argv) == 2
+    error = capsys.readouterr().err
+    assert len(error.strip().splitlines()) == 1
+    assert str(weights) in error and "damaged" in error and "Export it again" in error
+    assert not (tmp_path / "out" / "photo.png").exists()
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):

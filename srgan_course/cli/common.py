@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-SETS_DEFAULT = "Set5,Set14,BSD100"
+from srgan_lib.choices import SETS
 
 
 class CommandError(Exception):
@@ -96,6 +96,9 @@ def add_parameters(parser: argparse.ArgumentParser, help_text: str, metavar="KEY
     )
 
 
+SETS_DEFAULT = ",".join(SETS)
+
+
 def add_sets(parser: argparse.ArgumentParser, help_text: str = "comma-separated sets") -> None:
     parser.add_argument(
         "--sets", default=SETS_DEFAULT, help=f"{help_text} (default {SETS_DEFAULT})"
@@ -106,7 +109,7 @@ def add_sets(parser: argparse.ArgumentParser, help_text: str = "comma-separated 
 
 
 def add_generator_options(parser: argparse.ArgumentParser) -> None:
-    from srgan_lib.training.config import SCALES  # plain Python: no Keras import
+    from srgan_lib.choices import SCALES  # plain Python: no Keras import
 
     parser.add_argument(
         "--scale", type=int, choices=SCALES, default=4, help="scale the weights must have"

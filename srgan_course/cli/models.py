@@ -13,8 +13,7 @@ from srgan_course.cli.common import (
     one_line,
     set_names,
 )
-
-SETS_SHOWN = ("Set5", "Set14", "BSD100")
+from srgan_lib.choices import PRECISIONS, RECIPE_CONTENT_LOSSES, SETS
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -37,14 +36,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--max-images", type=int, help="use the first N images")
     train.add_argument(
         "--content-loss",
-        choices=["mse", "vgg54"],
+        choices=RECIPE_CONTENT_LOSSES,
         help="SRGAN stage: mse (SRGAN-MSE, default) or vgg54 (needs ImageNet VGG19)",
     )
     train.add_argument("--vgg-weights", help='"imagenet" (default) or a weights file')
     train.add_argument("--num-blocks", type=int, help="residual blocks (default 16)")
     train.add_argument("--hr-size", type=int, help="HR crop size (default 96)")
     train.add_argument("--batch-size", type=int, help="default 16")
-    train.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"])
+    train.add_argument("--precision", choices=PRECISIONS)
     train.add_argument("--steps-per-execution", type=int, help="default 8")
     train.add_argument("--steps-per-epoch", type=int, help="default 400")
     train.add_argument("--no-cards", action="store_true", help="train only")
@@ -62,10 +61,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_list(args: argparse.Namespace) -> int:
     from srgan_lib import shipped  # the cards are JSON: no Keras, no backend
 
-    print(
-        "| model | variant | steps | data | " + " | ".join(f"{s} PSNR" for s in SETS_SHOWN) + " |"
-    )
-    print("| --- | --- | ---: | --- |" + " ---: |" * len(SETS_SHOWN))
+    print("| model | variant | steps | data | " + " | ".join(f"{s} PSNR" for s in SETS) + " |")
+    print("| --- | --- | ---: | --- |" + " ---: |" * len(SETS))
     for name in shipped.pretrained_names():
         card = shipped.pretrained_card(name)
         psnr = {
@@ -75,9 +72,7 @@ def run_list(args: argparse.Namespace) -> int:
         }
         print(
             f"| {name} | {card['variant'].split(':')[0]} | {card['training']['steps']:,} | "
-            f"{card['training']['data']} | "
-            + " | ".join(psnr.get(s, "–") for s in SETS_SHOWN)
-            + " |"
+            f"{card['training']['data']} | " + " | ".join(psnr.get(s, "–") for s in SETS) + " |"
         )
     print(f"cards: {shipped.PRETRAINED_DIR}/<model>.md")
     return 0
@@ -101,7 +96,7 @@ def run_train(args: argparse.Namespace) -> int:
         "steps_per_epoch": args.steps_per_epoch,
     }
     try:
-        plan = recipe.Recipe(**{k: v for k, v in settings.items() if v is not None}).validate()
+        plan = recipe.Recipe.create(**{k: v for k, v in settings.items() if v is not None})
         recipe.train_models(plan, args.out, command=command_line())
         if not args.no_cards:
             cards = recipe.write_cards(

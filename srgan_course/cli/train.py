@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from srgan_course.cli.common import count
+from srgan_course.cli.common import add_overwrite, count
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -38,6 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     train.add_argument("--precision", choices=config.PRECISIONS)
+    add_overwrite(train)
     train.set_defaults(func=run)
 
 
@@ -84,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"{config.describe_architecture()}; run directory {run_dir}")
     try:
-        training.train(config, run_dir, resume=bool(args.resume), verbose=2)
+        training.train(
+            config, run_dir, resume=bool(args.resume), verbose=2, overwrite=args.overwrite
+        )
     except KeyboardInterrupt:
         args.stopped_hint = (
             f"resume with `srgan train --resume {run_dir}`"

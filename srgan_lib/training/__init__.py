@@ -6,9 +6,9 @@ Lesson 05 meets this package. Two stages:
    `train_step` alternates one D update and one G update per batch (k = 1).
 
 Where things are:
-    config.py      TrainConfig, its presets and validation, the names options accept
+    config.py      TrainConfig, its presets and its validator (the names: srgan_lib.choices)
     optim.py       the optimizers, the learning-rate schedule, dtype policy, XLA choice
-    gan.py         the SRGAN model: the two objectives and the TF and JAX half-steps
+    gan.py         the SRGAN model: the two objectives and the two updates, for both backends
     checkpoint.py  atomic writes, the checkpoint format, what may change on resume
     run.py         the training model per stage, callbacks, sample grids, export, `train`
 Every public name is available here (`training.train`, `training.TrainConfig`, ...).
@@ -53,6 +53,7 @@ _LAZY = {
     ),
     "run": (
         "NonFiniteLossError",
+        "RunSettingsError",
         "build_training_model",
         "generator_of",
         "init_generator_from",

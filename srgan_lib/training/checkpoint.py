@@ -9,6 +9,13 @@ checkpoints/last.npz holds one array per variable, keyed by where it lives:
     d_optimizer/...                      SRGAN stage
     meta                                 JSON: format, epoch, step, backend, config
 The frozen VGG is rebuilt from the config rather than stored.
+
+Why not `keras.callbacks.BackupAndRestore`: it keeps what `model.save_weights` writes
+and the epoch number, restored by the model's structure rather than by name. Resuming
+exactly needs both of the SRGAN model's optimizers (G's and D's Adam and loss scale, held
+outside `model.optimizer`), a clear message naming each variable that does not fit, and
+the run's config, to check what may change on resume (`TrainConfig.check_resumable_from`)
+and to refuse another backend: hence this name-keyed format.
 """
 
 from __future__ import annotations
@@ -149,4 +156,9 @@ def truncate_history(path: Path, epochs: int) -> None:
     with open(path, newline="") as handle:
         rows = list(csv.reader(handle))
     kept = rows[:1] + [row for row in rows[1:] if int(row[0]) <= epochs]
-    atomic_write(path, lambda tmp: tmp.write_text("".join(",".join(r) + "\n" for r in kept)))
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as handle:
+            csv.writer(handle).writerows(kept)  # CSVLogger's dialect
+
+    atomic_write(path, write)

@@ -1,5 +1,6 @@
-"""What a training run is asked to do: `TrainConfig`, its presets and the names its
-options accept. No Keras here, so that `srgan --help` can list the choices cheaply."""
+"""What a training run is asked to do: `TrainConfig`, its presets and its one validator
+(`TrainConfig.validate`, which `Recipe` reuses). No Keras here, so that `srgan --help` can
+list the choices cheaply; the names options accept live in `srgan_lib.choices`."""
 
 from __future__ import annotations
 
@@ -8,11 +9,16 @@ import json
 import math
 from pathlib import Path
 
-SCALES = (2, 4, 8)
-STAGES = ("srresnet", "srgan")
-CONTENT_LOSSES = ("vgg54", "vgg22", "mse")
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-PRESETS = ("quick", "paper")
+from srgan_lib.choices import CONTENT_LOSSES, PRECISIONS, PRESETS, SCALES, STAGES
+from srgan_lib.files import atomic_write
+from srgan_lib.validation import (
+    ParameterError,
+    check_choice,
+    check_int,
+    check_number,
+    check_text,
+)
+
 # Settings the checkpointed variables depend on, per stage; everything else may change
 # when a run resumes (learning rate, its schedule, epochs, precision, content loss...).
 ARCHITECTURE = {
@@ -95,8 +101,8 @@ class TrainConfig:
         "quick": the same recipe, small enough for about a minute on two CPU cores with
         the sample images (4 blocks, 48x48 crops, batch 4, 3 epochs of 8 steps).
         """
-        _check_choice("stage", stage, STAGES)
-        _check_choice("preset", name, PRESETS)
+        check_choice("stage", stage, STAGES)
+        check_choice("preset", name, PRESETS)
         paper_epochs = {"srresnet": 1_000, "srgan": 200}  # epochs of 1000 steps
         settings = {
             "paper": {"epochs": paper_epochs[stage], "steps_per_epoch": 1000},
@@ -113,24 +119,67 @@ class TrainConfig:
         return cls(stage=stage, **settings, **decay).replace(**overrides)
 
     def replace(self, **changes) -> TrainConfig:
-        """A copy with `changes` applied, validated."""
+        """A copy with `changes` applied, validated.
+
+        Raises:
+            ValueError: a change names no field of TrainConfig.
+            validation.ParameterError: a value is impossible (see `validate`).
+        """
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise ValueError(f"TrainConfig has no field(s) {', '.join(sorted(unknown))}.")
         return dataclasses.replace(self, **changes).validate()
 
     def validate(self) -> TrainConfig:
-        """Raise ValueError naming the first impossible setting; return self.
-        Each check is one entry of `_CHECKS` (a function of the config returning an
-        error message or None): add new ones there. Types and ranges of every field are
-        checked first (`validation.check_train_config`)."""
-        from srgan_lib import validation
+        """Check every field's type and range, then the settings that depend on each
+        other, so that `--config` JSON, presets, recipes and lesson parameters fail at
+        once with the field's name (num_blocks -1, hr_size 0 or "48" are refused before
+        any file is written).
 
-        validation.check_train_config(self)
-        for check in _CHECKS:
-            message = check(self)
-            if message:
-                raise ValueError(message)
+        Returns:
+            self.
+
+        Raises:
+            validation.ParameterError: (a ValueError) naming the first impossible setting,
+                the value received and the values allowed.
+        """
+        c = self
+        check_choice("stage", c.stage, STAGES)
+        check_choice("scale", c.scale, SCALES)
+        check_int("hr_size", c.hr_size, minimum=c.scale, multiple_of=c.scale)
+        if c.stage == "srgan" and c.hr_size % 16:
+            raise ParameterError(
+                f"hr_size must be a multiple of 16 for the SRGAN stage (the discriminator's "
+                f"four stride-2 convolutions), got {c.hr_size}."
+            )
+        for name in ("batch_size", "num_blocks", "filters", "disc_filters", "epochs"):
+            check_int(name, getattr(c, name), minimum=1)
+        for name in ("steps_per_epoch", "steps_per_execution", "save_interval"):
+            check_int(name, getattr(c, name), minimum=1)
+        if c.steps_per_epoch % c.steps_per_execution:
+            raise ParameterError(
+                f"steps_per_epoch={c.steps_per_epoch} is not a multiple of "
+                f"steps_per_execution={c.steps_per_execution}."
+            )
+        check_number("bn_momentum", c.bn_momentum, 0.0, 1.0)
+        check_number("learning_rate", c.learning_rate, 0.0, open_low=True)
+        check_number("lr_after_decay", c.lr_after_decay, 0.0, open_low=True)
+        if c.lr_decay_at is not None:
+            check_number("lr_decay_at", c.lr_decay_at, 0.0, 1.0, open_low=True)
+        check_number("beta_1", c.beta_1, 0.0, 1.0)
+        check_choice("content_loss", c.content_loss, CONTENT_LOSSES)
+        check_number("adversarial_weight", c.adversarial_weight, 0.0)
+        check_text("vgg_weights", c.vgg_weights, allow_none=True)
+        check_text("init_from", c.init_from, allow_none=True)
+        check_choice("precision", c.precision, PRECISIONS)
+        if c.jit_compile != "auto":
+            check_choice("jit_compile", c.jit_compile, (True, False))
+        check_text("data", c.data)
+        if c.max_images is not None:
+            check_int("max_images", c.max_images, minimum=1)
+        check_choice("augment", c.augment, (True, False))
+        check_choice("freeze_generator_bn", c.freeze_generator_bn, (True, False))
+        check_int("seed", c.seed, minimum=0)
         return self
 
     @property
@@ -186,8 +235,6 @@ class TrainConfig:
         """The config as JSON text; also written (atomically) to `path` when given."""
         text = json.dumps(dataclasses.asdict(self), indent=2) + "\n"
         if path is not None:
-            from srgan_lib.files import atomic_write
-
             atomic_write(path, lambda tmp: tmp.write_text(text))
         return text
 
@@ -207,53 +254,3 @@ class TrainConfig:
     def from_dict(cls, values: dict) -> TrainConfig:
         """A validated config from a dict such as `dataclasses.asdict(config)`."""
         return cls().replace(**values)
-
-
-def _check_choice(name: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not one of {', '.join(allowed)}.")
-
-
-def _choices(config: TrainConfig) -> str | None:
-    for name, allowed in (
-        ("stage", STAGES),
-        ("content_loss", CONTENT_LOSSES),
-        ("precision", PRECISIONS),
-    ):
-        if getattr(config, name) not in allowed:
-            return f"{name}={getattr(config, name)!r} is not one of {', '.join(allowed)}."
-    return None
-
-
-def _positive(config: TrainConfig) -> str | None:
-    for name in ("epochs", "steps_per_epoch", "steps_per_execution", "batch_size", "save_interval"):
-        if getattr(config, name) < 1:
-            return f"{name} must be at least 1, got {getattr(config, name)}."
-    return None
-
-
-def _crop_size(config: TrainConfig) -> str | None:
-    if config.hr_size % config.scale or (config.stage == "srgan" and config.hr_size % 16):
-        return (
-            f"hr_size={config.hr_size} must be a multiple of the scale ({config.scale}) and, "
-            "for the SRGAN stage, of 16 (the discriminator's four stride-2 convolutions)."
-        )
-    return None
-
-
-def _steps(config: TrainConfig) -> str | None:
-    if config.steps_per_epoch % config.steps_per_execution:
-        return (
-            f"steps_per_epoch={config.steps_per_epoch} is not a multiple of "
-            f"steps_per_execution={config.steps_per_execution}."
-        )
-    return None
-
-
-def _decay(config: TrainConfig) -> str | None:
-    if config.lr_decay_at is not None and not 0 < config.lr_decay_at < 1:
-        return f"lr_decay_at={config.lr_decay_at} is not a fraction in (0, 1) or None."
-    return None
-
-
-_CHECKS = (_choices, _positive, _crop_size, _steps, _decay)

@@ -1,17 +1,21 @@
 """The SRGAN model (paper Sec. 2.1-2.2): G's and D's objectives and their alternating
-updates, written once for TensorFlow (GradientTape) and once for JAX (pure functions of
-the state). Lesson 05 teaches this file."""
+updates. Each update is written once for both backends, as its objective: a function of
+the updated model's weights, with every other value passed in (`stateless_call`).
+`SRGAN._minimise` (objective -> gradients -> apply) is the one place where the backends
+differ, as in keras.io's "Customizing what happens in fit()" guides: TensorFlow takes a
+`GradientTape` and updates the variables in place, JAX takes `jax.value_and_grad` and
+returns new values. Lesson 05 teaches this file."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 from keras import ops
 
 from srgan_lib import losses
-from srgan_lib.training.config import CONTENT_LOSSES
+from srgan_lib.choices import CONTENT_LOSSES
 
 SRGAN_METRICS = ("d_loss", "g_loss", "content_loss", "adversarial_loss", "d_real", "d_fake")
 
@@ -56,6 +60,12 @@ class OptimizerPair:
             optimizer.learning_rate = value
 
 
+State = tuple[list, list, list, list]
+"""Values of (trainable, non-trainable, optimizer, metric) variables, in the order of
+`model.trainable_variables`, `.non_trainable_variables`, `.optimizer.variables` and
+`.metrics_variables`: what Keras' JAX trainer threads through `train_step`."""
+
+
 def _pick(values: Sequence, indices: list[int]) -> list:
     return [values[i] for i in indices]
 
@@ -75,7 +85,8 @@ class SRGAN(keras.Model):
     vgg: a frozen feature extractor (`losses.build_vgg_feature_extractor`), or None for
     content_loss="mse" (SRGAN-MSE).
 
-    Each `train_step` (on a batch (lr, hr)) does one D update, then one G update (k = 1):
+    Each `train_step` (on a batch (lr, hr)) does one D update, then one G update (k = 1),
+    `discriminator_update` then `generator_update`, each a function of the `State`:
     - D: minimise BCE with real HR labelled 1 and SR labelled 0 (Eq. 2), on one batch that
       concatenates HR and SR so D's batch-norm statistics see both.
     - G: minimise content + 1e-3 * -log D(G(lr)) (Eqs. 3-6).
@@ -136,7 +147,7 @@ class SRGAN(keras.Model):
         self.content_loss = content_loss
         self.adversarial_weight = adversarial_weight
 
-    # Shared by both backends: the objectives, given D's outputs and a VGG callable.
+    # The objectives (paper Eqs. 2-6), given D's outputs and a VGG callable.
 
     def _discriminator_objective(self, probs):
         real, fake = ops.split(probs, 2, axis=0)
@@ -152,43 +163,156 @@ class SRGAN(keras.Model):
         loss = losses.perceptual_loss(content, adversarial, self.adversarial_weight)
         return loss, {"g_loss": loss, "content_loss": content, "adversarial_loss": adversarial}
 
-    def train_step(self, *args):
-        """TensorFlow: train_step(data) -> logs. JAX: train_step(state, data) -> (logs,
-        state), with state = (trainable, non-trainable, optimizer, metrics) values."""
-        if keras.backend.backend() == "jax":
-            state, (lr, hr) = args
-            state = self._jax_discriminator_update(state, lr, hr)
-            state = self._jax_generator_update(state, lr, hr)
-            return self._jax_logs(state[3]), state
-        (lr, hr) = args[0]
-        self._tf_discriminator_update(lr, hr)
-        self._tf_generator_update(lr, hr)
-        return {m.name: m.result() for m in self.trackers}
+    # The two updates, written once for both backends.
 
-    def discriminator_step(self, lr, hr) -> dict[str, float]:
-        """One D update on a batch, outside `fit` (for inspection and tests)."""
-        return self._eager_half_step(
-            self._jax_discriminator_update, self._tf_discriminator_update, lr, hr
+    def discriminator_update(self, state: State, lr, hr) -> State:
+        """One D update (Eq. 2) on a batch: G makes SR images in inference mode, D sees
+        HR (label 1) and SR (label 0) in one batch in training mode.
+
+        Args:
+            state: the current `State` (`state_values()`, or the one Keras' JAX trainer
+                passes).
+            lr: LR images (B, h, w, 3) in [0, 1].
+            hr: HR images (B, scale*h, scale*w, 3) in [-1, 1].
+
+        Returns:
+            The new `State`: D's weights, batch-norm statistics and optimizer moved, the
+            d_loss, d_real and d_fake trackers updated; G's values untouched.
+        """
+        trainable, fixed = state[0], state[1]
+        ix = self._indices
+        sr, _ = self.generator.stateless_call(
+            _pick(trainable, ix["g_train"]), _pick(fixed, ix["g_fixed"]), lr, training=False
         )
+        images = ops.concatenate([hr, ops.stop_gradient(sr)], axis=0)
+        d_fixed = _pick(fixed, ix["d_fixed"])
 
-    def generator_step(self, lr, hr) -> dict[str, float]:
-        """One G update on a batch, outside `fit` (for inspection and tests)."""
-        return self._eager_half_step(self._jax_generator_update, self._tf_generator_update, lr, hr)
+        def objective(d_train):
+            probs, new_fixed = self.discriminator.stateless_call(
+                d_train, d_fixed, images, training=True
+            )
+            loss, logs = self._discriminator_objective(probs)
+            return loss, (new_fixed, logs)
 
-    def _eager_half_step(self, jax_update, tf_update, lr, hr) -> dict[str, float]:
-        lr, hr = ops.convert_to_tensor(lr), ops.convert_to_tensor(hr)
-        if keras.backend.backend() == "jax":
+        return self._minimise(state, "d", objective)
+
+    def generator_update(self, state: State, lr, hr) -> State:
+        """One G update (Eqs. 3-6) on a batch: G in training mode, D (and VGG) in
+        inference mode, loss = content + adversarial_weight * -log D(G(lr)).
+
+        Args:
+            state: the current `State`.
+            lr: LR images (B, h, w, 3) in [0, 1].
+            hr: HR images (B, scale*h, scale*w, 3) in [-1, 1].
+
+        Returns:
+            The new `State`: G's weights, batch-norm statistics and optimizer moved, the
+            g_loss, content_loss and adversarial_loss trackers updated; D's untouched.
+        """
+        trainable, fixed = state[0], state[1]
+        ix = self._indices
+        d_train, d_fixed = _pick(trainable, ix["d_train"]), _pick(fixed, ix["d_fixed"])
+        g_fixed, vgg_fixed = _pick(fixed, ix["g_fixed"]), _pick(fixed, ix["vgg"])
+
+        def vgg(images, training=False):
+            return self.vgg.stateless_call([], vgg_fixed, images, training=training)[0]
+
+        def objective(g_train):
+            sr, new_fixed = self.generator.stateless_call(g_train, g_fixed, lr, training=True)
+            fake_prob, _ = self.discriminator.stateless_call(d_train, d_fixed, sr, training=False)
+            loss, logs = self._generator_objective(hr, sr, fake_prob, vgg)
+            return loss, (new_fixed, logs)
+
+        return self._minimise(state, "g", objective)
+
+    def _minimise(self, state: State, role: str, objective: Callable) -> State:
+        """Objective -> gradients -> apply for G (role "g") or D ("d"): the only code that
+        differs between the backends. The loss is scaled by the optimizer (loss scaling
+        under mixed_float16) before differentiating; `objective(weights)` returns (loss,
+        (the model's new non-trainable values, logs))."""
+        trainable, fixed, optimizer_values, metric_values = state
+        ix = self._indices
+        optimizer = self.g_optimizer if role == "g" else self.d_optimizer
+        weights = _pick(trainable, ix[f"{role}_train"])
+        own = _pick(optimizer_values, ix[f"{role}_opt"])
+
+        def scaled(weights):
+            loss, aux = objective(weights)
+            mapping = list(zip(optimizer.variables, own, strict=True))
+            with keras.StatelessScope(state_mapping=mapping):
+                return optimizer.scale_loss(loss), aux
+
+        if keras.backend.backend() == "jax":  # pure: new values out
             import jax
 
-            groups = self._variable_groups()
-            values = tuple([v.value for v in group] for group in groups)
-            state = jax.jit(jax_update)(values, lr, hr)
-            for group, values in zip(groups, state, strict=True):
-                for variable, value in zip(group, values, strict=True):
+            (_, (new_fixed, logs)), grads = jax.value_and_grad(scaled, has_aux=True)(weights)
+            weights, own = optimizer.stateless_apply(own, grads, weights)
+            return (
+                _put(trainable, ix[f"{role}_train"], weights),
+                _put(fixed, ix[f"{role}_fixed"], new_fixed),
+                _put(optimizer_values, ix[f"{role}_opt"], own),
+                self._track(metric_values, logs),
+            )
+        import tensorflow as tf  # in place: the state holds the variables themselves
+
+        with tf.GradientTape() as tape:
+            loss, (new_fixed, logs) = scaled(weights)
+        model = self.generator if role == "g" else self.discriminator
+        optimizer.apply(tape.gradient(loss, weights), model.trainable_variables)
+        for variable, value in zip(model.non_trainable_variables, new_fixed, strict=True):
+            variable.assign(value)
+        for tracker in self.trackers:
+            if tracker.name in logs:
+                tracker.update_state(logs[tracker.name])
+        return state
+
+    def train_step(self, *args):
+        """One D update, then one G update.
+
+        TensorFlow: train_step(data) -> logs; the variables are updated in place.
+        JAX: train_step(state, data) -> (logs, state), as Keras' JAX trainer calls it.
+        data: a batch (lr, hr); logs: the epoch-mean `SRGAN_METRICS` so far.
+        """
+        jax = keras.backend.backend() == "jax"
+        state, (lr, hr) = args if jax else (self.state_values(), args[0])
+        state = self.generator_update(self.discriminator_update(state, lr, hr), lr, hr)
+        return (self.logs_of(state), state) if jax else self.logs_of(state)
+
+    def discriminator_step(self, lr, hr) -> dict[str, float]:
+        """`discriminator_update` outside `fit`, written back into the variables: one D
+        update on a batch, to watch (lesson 05). Returns the metrics' results."""
+        return self._step(self.discriminator_update, lr, hr)
+
+    def generator_step(self, lr, hr) -> dict[str, float]:
+        """`generator_update` outside `fit`, written back: one G update on a batch."""
+        return self._step(self.generator_update, lr, hr)
+
+    def _step(self, update: Callable, lr, hr) -> dict[str, float]:
+        state = update(self.state_values(), ops.convert_to_tensor(lr), ops.convert_to_tensor(hr))
+        self.assign_state(state)
+        return {name: float(value) for name, value in self.logs_of(state).items()}
+
+    def state_values(self) -> State:
+        """The current values of every variable, as a `State` (as Keras' JAX trainer
+        makes it; on TensorFlow the values are the variables' handles, read on use)."""
+        return tuple([v.value for v in group] for group in self._variable_groups())
+
+    def assign_state(self, state: State) -> None:
+        """Write a `State` back into the variables (JAX; on TensorFlow the updates
+        already happened in place and this changes nothing)."""
+        for group, values in zip(self._variable_groups(), state, strict=True):
+            for variable, value in zip(group, values, strict=True):
+                if value is not variable.value:
                     variable.assign(value)
-        else:
-            tf_update(lr, hr)
-        return {m.name: float(m.result()) for m in self.trackers}
+
+    def logs_of(self, state: State) -> dict:
+        """The metrics' results (epoch means) held in a `State`: {"d_loss": ..., ...}."""
+        logs, start = {}, 0
+        for tracker in self.trackers:
+            end = start + len(tracker.variables)
+            logs[tracker.name] = tracker.stateless_result(state[3][start:end])
+            start = end
+        return logs
 
     def _variable_groups(self) -> tuple[list, list, list, list]:
         return (
@@ -198,124 +322,7 @@ class SRGAN(keras.Model):
             self.metrics_variables,
         )
 
-    # TensorFlow: GradientTape, variables updated in place.
-
-    def _tf_discriminator_update(self, lr, hr):
-        import tensorflow as tf
-
-        sr = self.generator(lr, training=False)
-        weights = self.discriminator.trainable_variables
-        with tf.GradientTape() as tape:
-            probs = self.discriminator(ops.concatenate([hr, sr], axis=0), training=True)
-            loss, logs = self._discriminator_objective(probs)
-            scaled = self.d_optimizer.scale_loss(loss)
-        self.d_optimizer.apply(tape.gradient(scaled, weights), weights)
-        self._tf_track(logs)
-
-    def _tf_generator_update(self, lr, hr):
-        import tensorflow as tf
-
-        weights = self.generator.trainable_variables
-        with tf.GradientTape() as tape:
-            sr = self.generator(lr, training=True)
-            fake_prob = self.discriminator(sr, training=False)
-            loss, logs = self._generator_objective(hr, sr, fake_prob, self.vgg)
-            scaled = self.g_optimizer.scale_loss(loss)
-        self.g_optimizer.apply(tape.gradient(scaled, weights), weights)
-        self._tf_track(logs)
-
-    def _tf_track(self, logs):
-        for tracker in self.trackers:
-            if tracker.name in logs:
-                tracker.update_state(logs[tracker.name])
-
-    # JAX: pure functions of the state, with stateless_call and jax.value_and_grad.
-
-    @functools.cached_property
-    def _indices(self) -> dict[str, list[int]]:
-        """Where each model's variables sit in the state lists (by identity)."""
-
-        def where(everything, subset):
-            position = {id(v): i for i, v in enumerate(everything)}
-            return [position[id(v)] for v in subset]
-
-        trainable, fixed = self.trainable_variables, self.non_trainable_variables
-        g, d = self.generator, self.discriminator
-        return {
-            "g_train": where(trainable, g.trainable_variables),
-            "g_fixed": where(fixed, g.non_trainable_variables),
-            "d_train": where(trainable, d.trainable_variables),
-            "d_fixed": where(fixed, d.non_trainable_variables),
-            "vgg": where(fixed, self.vgg.non_trainable_variables) if self.vgg else [],
-        }
-
-    def _jax_scaled(self, optimizer, optimizer_values, loss):
-        """`optimizer.scale_loss` (loss scaling for mixed_float16) with state values."""
-        mapping = list(zip(optimizer.variables, optimizer_values, strict=True))
-        with keras.StatelessScope(state_mapping=mapping):
-            return optimizer.scale_loss(loss)
-
-    def _jax_discriminator_update(self, state, lr, hr):
-        import jax
-
-        trainable, fixed, optimizer_values, metric_values = state
-        ix = self._indices
-        sr, _ = self.generator.stateless_call(
-            _pick(trainable, ix["g_train"]), _pick(fixed, ix["g_fixed"]), lr, training=False
-        )
-        images = ops.concatenate([hr, ops.stop_gradient(sr)], axis=0)
-        n_g = len(self.g_optimizer.variables)
-        d_opt_values = optimizer_values[n_g:]
-
-        def loss_fn(d_train):
-            probs, d_fixed = self.discriminator.stateless_call(
-                d_train, _pick(fixed, ix["d_fixed"]), images, training=True
-            )
-            loss, logs = self._discriminator_objective(probs)
-            return self._jax_scaled(self.d_optimizer, d_opt_values, loss), (d_fixed, logs)
-
-        d_train = _pick(trainable, ix["d_train"])
-        (_, (d_fixed, logs)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_train)
-        d_train, d_opt_values = self.d_optimizer.stateless_apply(d_opt_values, grads, d_train)
-        return (
-            _put(trainable, ix["d_train"], d_train),
-            _put(fixed, ix["d_fixed"], d_fixed),
-            list(optimizer_values[:n_g]) + list(d_opt_values),
-            self._jax_track(metric_values, logs),
-        )
-
-    def _jax_generator_update(self, state, lr, hr):
-        import jax
-
-        trainable, fixed, optimizer_values, metric_values = state
-        ix = self._indices
-        n_g = len(self.g_optimizer.variables)
-        g_opt_values = optimizer_values[:n_g]
-        d_train, d_fixed = _pick(trainable, ix["d_train"]), _pick(fixed, ix["d_fixed"])
-        vgg_fixed = _pick(fixed, ix["vgg"])
-
-        def vgg(images, training=False):
-            return self.vgg.stateless_call([], vgg_fixed, images, training=training)[0]
-
-        def loss_fn(g_train):
-            sr, g_fixed = self.generator.stateless_call(
-                g_train, _pick(fixed, ix["g_fixed"]), lr, training=True
-            )
-            fake_prob, _ = self.discriminator.stateless_call(d_train, d_fixed, sr, training=False)
-            loss, logs = self._generator_objective(hr, sr, fake_prob, vgg)
-            return self._jax_scaled(self.g_optimizer, g_opt_values, loss), (g_fixed, logs)
-
-        g_train = _pick(trainable, ix["g_train"])
-        (_, (g_fixed, logs)), grads = jax.value_and_grad(loss_fn, has_aux=True)(g_train)
-        g_train, g_opt_values = self.g_optimizer.stateless_apply(g_opt_values, grads, g_train)
-        return (
-            _put(trainable, ix["g_train"], g_train),
-            _put(fixed, ix["g_fixed"], g_fixed),
-            list(g_opt_values) + list(optimizer_values[n_g:]),
-            self._jax_track(metric_values, logs),
-        )
-
-    def _jax_track(self, metric_values, logs):
+    def _track(self, metric_values: list, logs: dict) -> list:
         new, start = [], 0
         for tracker in self.trackers:
             values = metric_values[start : start + len(tracker.variables)]
@@ -325,10 +332,23 @@ class SRGAN(keras.Model):
             new.extend(values)
         return new
 
-    def _jax_logs(self, metric_values):
-        logs, start = {}, 0
-        for tracker in self.trackers:
-            end = start + len(tracker.variables)
-            logs[tracker.name] = tracker.stateless_result(metric_values[start:end])
-            start = end
-        return logs
+    @functools.cached_property
+    def _indices(self) -> dict[str, list[int]]:
+        """Where each model's and optimizer's variables sit in the `State` lists."""
+
+        def where(everything, subset):
+            position = {id(v): i for i, v in enumerate(everything)}
+            return [position[id(v)] for v in subset]
+
+        trainable, fixed = self.trainable_variables, self.non_trainable_variables
+        g, d = self.generator, self.discriminator
+        n_g, n = len(self.g_optimizer.variables), len(self.optimizer.variables)
+        return {
+            "g_train": where(trainable, g.trainable_variables),
+            "g_fixed": where(fixed, g.non_trainable_variables),
+            "g_opt": list(range(n_g)),
+            "d_train": where(trainable, d.trainable_variables),
+            "d_fixed": where(fixed, d.non_trainable_variables),
+            "d_opt": list(range(n_g, n)),
+            "vgg": where(fixed, self.vgg.non_trainable_variables) if self.vgg else [],
+        }

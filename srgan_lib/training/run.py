@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import csv
+import dataclasses
 import math
-import os
-import random
+import shutil
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +14,7 @@ import keras
 import numpy as np
 from PIL import Image
 
-from srgan_lib import data, losses, models, runlock, runtime
+from srgan_lib import data, files, losses, models, runlock, runtime
 from srgan_lib.training.checkpoint import (
     CHECKPOINT,
     atomic_write,
@@ -36,6 +35,10 @@ from srgan_lib.training.optim import (
 
 class NonFiniteLossError(FloatingPointError):
     """A loss became NaN or infinite during training."""
+
+
+class RunSettingsError(FileExistsError):
+    """A run folder holds a run started with other settings, and overwriting was not asked."""
 
 
 # ------------------------------------------------------------------- building
@@ -179,25 +182,34 @@ class _NaNGuard(keras.callbacks.Callback):
                 )
 
 
-class _RunRecorder(keras.callbacks.Callback):
-    """history.csv every epoch; samples and a checkpoint every `save_interval` epochs
-    and after the last one."""
+class _History(keras.callbacks.CSVLogger):
+    """history.csv: Keras' CSVLogger with the columns the lessons and the course runner
+    read: "epoch" (epochs completed, from 1), then `columns` in that order, to 6
+    significant digits. (Left alone, CSVLogger numbers epochs from 0, sorts the keys and
+    adds the learning rate and empty val_ columns.) append: continue the file (resume)."""
 
-    def __init__(self, config: TrainConfig, run_dir: Path, columns: list[str], crops):
+    def __init__(self, path: Path, columns: Sequence[str], append: bool):
+        super().__init__(str(path), append=append)
+        self.columns = list(columns)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.keys = self.columns
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        super().on_epoch_end(epoch + 1, {c: f"{float(logs[c]):.6g}" for c in self.columns})
+
+
+class _RunRecorder(keras.callbacks.Callback):
+    """Samples and a checkpoint every `save_interval` epochs and after the last one."""
+
+    def __init__(self, config: TrainConfig, run_dir: Path, crops):
         super().__init__()
-        self.config, self.run_dir, self.columns, self.crops = config, run_dir, columns, crops
+        self.config, self.run_dir, self.crops = config, run_dir, crops
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
-        history = self.run_dir / "history.csv"
-        new_file = not history.is_file()
-        with open(history, "a", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            if new_file:
-                writer.writerow(["epoch", *self.columns])
-            writer.writerow([done, *(f"{float(logs[c]):.6g}" for c in self.columns)])
-            handle.flush()
-            os.fsync(handle.fileno())
         if done % self.config.save_interval == 0 or done == self.config.epochs:
             grid = sample_grid(generator_of(self.model), *self.crops)
             atomic_write(
@@ -211,17 +223,64 @@ class _RunRecorder(keras.callbacks.Callback):
 
 
 def export_generator(generator: keras.Model, config: TrainConfig, run_dir: str | Path) -> Path:
-    """Write generator.weights.h5 and generator.keras (float32, uncompiled) into
-    `run_dir`, loadable with `models.load_generator`. Returns the weights file."""
+    """Write the trained generator (float32, uncompiled) into `run_dir` for
+    `models.load_generator`, each file with its digest beside it (HDF5 has none):
+    generator.weights.h5, generator.keras, generator.weights.h5.sha256,
+    generator.keras.sha256.
+
+    Args:
+        generator: the trained generator (any dtype policy).
+        config: its settings (scale, num_blocks, filters, bn_momentum).
+        run_dir: the folder to write into.
+
+    Returns:
+        The path of generator.weights.h5.
+    """
     run_dir = Path(run_dir)
     with dtype_policy("float32"):
         copy = models.build_generator(
             config.scale, config.num_blocks, config.filters, config.bn_momentum
         )
     copy.set_weights(generator.get_weights())
-    atomic_write(run_dir / "generator.weights.h5", lambda tmp: copy.save_weights(tmp))
-    atomic_write(run_dir / "generator.keras", lambda tmp: copy.save(tmp))
+    for name, save in (
+        ("generator.weights.h5", copy.save_weights),
+        ("generator.keras", copy.save),
+    ):
+        files.write_digest(atomic_write(run_dir / name, save))
     return run_dir / "generator.weights.h5"
+
+
+def _check_restart(config: TrainConfig, run_dir: Path, overwrite: bool) -> None:
+    """Refuse to start a new run in `run_dir` over an earlier one (a checkpoint, or a
+    config.json from a run stopped before its first checkpoint) unless `overwrite`, or,
+    without a checkpoint, the settings are the same (the run then starts again)."""
+    if overwrite:
+        return
+    if (run_dir / CHECKPOINT).is_file():
+        raise RunSettingsError(
+            f"{run_dir} already holds a run. Resume it (--resume {run_dir}), choose another "
+            "--run-dir, or pass --overwrite (overwrite=True) to start it again."
+        )
+    if not (run_dir / "config.json").is_file():
+        return
+    saved = dataclasses.asdict(TrainConfig.from_json(run_dir / "config.json"))
+    wanted = dataclasses.asdict(config)
+    differ = [
+        f"{k} is {v!r} there but {wanted[k]!r} here" for k, v in saved.items() if wanted[k] != v
+    ]
+    if differ:
+        raise RunSettingsError(
+            f"{run_dir} holds a run stopped before its first checkpoint with other settings "
+            f"({'; '.join(differ)}). Rerun with its settings (or --resume {run_dir}) to start "
+            "it again, choose another --run-dir, or pass --overwrite (overwrite=True)."
+        )
+
+
+def _clear_run(run_dir: Path) -> None:
+    """Remove what an earlier run wrote into `run_dir`, before a new one starts there."""
+    for name in ("history.csv", CHECKPOINT, "config.json"):
+        (run_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(run_dir / "samples", ignore_errors=True)
 
 
 def train(
@@ -230,6 +289,7 @@ def train(
     resume: bool = False,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = 2,
+    overwrite: bool = False,
 ) -> keras.Model:
     """`_train_locked` holding `run_dir`'s lock (runlock.hold): a second train or resume of
     the same run while this one is alive raises runlock.RunLockedError. The config is
@@ -237,7 +297,7 @@ def train(
     if config is not None:
         config.validate()
     with runlock.hold(run_dir):
-        return _train_locked(config, run_dir, resume, callbacks, verbose)
+        return _train_locked(config, run_dir, resume, callbacks, verbose, overwrite)
 
 
 def _train_locked(
@@ -246,6 +306,7 @@ def _train_locked(
     resume: bool = False,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = 2,
+    overwrite: bool = False,
 ) -> keras.Model:
     """Train one stage into `run_dir`, which then holds:
         config.json              the TrainConfig (a run can start from it: `--config`)
@@ -253,43 +314,48 @@ def _train_locked(
         samples/epoch_0005.png   rows of LR (nearest), bicubic, SR, HR for fixed crops
         checkpoints/last.npz     everything needed to resume exactly (written atomically)
         generator.weights.h5     the trained generator (also generator.keras), for
-                                 `models.load_generator`
+                                 `models.load_generator`, each with a .sha256 file
 
     config: the settings; with resume=True it may be None (use the checkpoint's config)
     or differ from it in anything but `config.architecture()`: the learning rate, its
     schedule, epochs, steps per epoch, precision, content loss... take effect from the
     resumed epoch on. resume: continue from `run_dir`'s checkpoint; the same config,
-    seed and backend give the same weights as a run that never stopped.
+    seed and backend give the same weights as a run that never stopped. A run stopped
+    before its first checkpoint starts again from its config.json (or `config`).
+    Without resume, a folder holding a checkpoint is refused, and one holding only a
+    config.json is refused when its settings differ from `config` (RunSettingsError,
+    naming each), unless `overwrite`: then the earlier run's files are removed.
     callbacks: extra Keras callbacks, run after the library's own; for the SRGAN stage
     `model.optimizer` stands for both optimizers (`model.g_optimizer`, `model.d_optimizer`).
     Returns the trained model (the generator, or the SRGAN model).
     Raises NonFiniteLossError on a NaN/inf loss, ArchitectureMismatchError naming each
-    setting that cannot change on resume, CheckpointError for an unusable checkpoint.
+    setting that cannot change on resume, CheckpointError for an unusable checkpoint,
+    RunSettingsError for a folder holding another run.
     """
     run_dir = Path(run_dir)
     checkpoint = run_dir / CHECKPOINT
+    asked, resume = resume, resume and checkpoint.is_file()
     if resume:
-        if not checkpoint.is_file():
+        saved = TrainConfig.from_dict(read_checkpoint(checkpoint)[0]["config"])
+        config = saved if config is None else config
+        config.check_resumable_from(saved, str(run_dir))
+    elif asked:  # stopped before its first checkpoint: start it again
+        if not (run_dir / "config.json").is_file():
             raise FileNotFoundError(
                 f"No checkpoint at {checkpoint} to resume from. Start the run without "
                 "--resume, or point --resume at a run directory that has one."
             )
-        saved = TrainConfig.from_dict(read_checkpoint(checkpoint)[0]["config"])
-        config = saved if config is None else config
-        config.check_resumable_from(saved, str(run_dir))
-    elif checkpoint.is_file():
-        raise FileExistsError(
-            f"{run_dir} already holds a run. Resume it (--resume {run_dir}) or choose "
-            "another --run-dir."
-        )
+        config = config or TrainConfig.from_json(run_dir / "config.json")
+        overwrite = True  # nothing was trained: its config.json and history go
     if config is None:
         raise ValueError("train() needs a TrainConfig unless it resumes a run.")
     config.validate()
     if config.vgg_weights is None:  # config.json records the weights actually used
         config = config.replace(vgg_weights=runtime.vgg_weights_setting() or "none")
+    if not resume:
+        _check_restart(config, run_dir, overwrite)
 
-    random.seed(config.seed)  # Keras draws layer initial weights from Python's RNG
-    np.random.seed(config.seed)
+    keras.utils.set_random_seed(config.seed)  # Python, NumPy and the backend
     # Loaded afresh each run (not cached): a changed folder is seen, memory is freed.
     pairs = data.load_training_pairs(config.data, config.scale, config.max_images)
     dataset = data.CropDataset(
@@ -310,15 +376,17 @@ def _train_locked(
         print(f"SRGAN generator initialised from {used}")
     elif config.stage == "srgan":
         print("No --init-from: the SRGAN stage starts from a random generator, not SRResNet.")
+    if not resume:
+        _clear_run(run_dir)  # history never mixes runs
     config.to_json(run_dir / "config.json")
 
     columns = list(SRGAN_METRICS) if config.stage == "srgan" else ["loss"]
-    crops = data.center_crops(pairs[:4], config.hr_size)
-    recorder = _RunRecorder(config, run_dir, columns, crops)
+    history = _History(run_dir / "history.csv", columns, append=resume)
+    recorder = _RunRecorder(config, run_dir, data.center_crops(pairs[:4], config.hr_size))
     guard = _NaNGuard(config.steps_per_epoch, checkpoint)
     # The library's callbacks run first: extra ones then see this epoch's history row
     # and may override the learning rate the schedule set.
-    own = [LearningRateSchedule(config, start), _DataEpoch(dataset), guard, recorder]
+    own = [LearningRateSchedule(config, start), _DataEpoch(dataset), guard, history, recorder]
     if start < config.epochs:
         model.fit(
             dataset,
