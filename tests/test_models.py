@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from srgan_lib import models
+from srgan_lib import models, shipped
 
 pytestmark = pytest.mark.backend
 
@@ -154,7 +154,7 @@ def test_pretrained_checks_the_weights_against_the_card(tmp_path, monkeypatch):
 
     for path in models.PRETRAINED_DIR.glob("srgan.*"):
         shutil.copyfile(path, tmp_path / path.name)
-    monkeypatch.setattr(models, "PRETRAINED_DIR", tmp_path)
+    monkeypatch.setattr(shipped, "PRETRAINED_DIR", tmp_path)  # where models finds them
     assert models.pretrained_names() == ["srgan"]
     assert models.pretrained_path("srgan") == tmp_path / "srgan.weights.h5"
     raw = bytearray((tmp_path / "srgan.weights.h5").read_bytes())
