@@ -97,8 +97,13 @@ SOLUTION_GLOBALS = """
 import numpy as np, keras
 from keras import layers
 from srgan_lib import layers as srgan_layers, losses
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import gaussian_filter, uniform_filter
+from srgan_lib import metrics
 IMAGENET_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype="float32")
+BODY = [(1, 1), (1, 2), (2, 1), (2, 2), (4, 1), (4, 2), (8, 1), (8, 2)]
+def bce_from_logits(logits, target):
+    stable = np.maximum(logits, 0) - logits * target + np.log1p(np.exp(-np.abs(logits)))
+    return float(np.mean(stable))
 BT601_Y = np.array([65.481, 128.553, 24.966]) / 255.0
 def luma(image):
     return 16.0 + image.astype(np.float64) @ BT601_Y
@@ -137,6 +142,114 @@ def test_every_check_has_a_grader_check_the_solutions_pass_and_a_stub_fails():
             assert any(
                 checks._compare(g, w, check) for g, w in zip(zeros, check.expected, strict=True)
             )
+
+
+#: Wrong answers a student could give that pass (some of) the visible asserts or look
+#: plausible; each must fail its grader check. {grade_id: [source defining the function]}.
+MISTAKES = {
+    "00_psnr_check": [  # on RGB instead of Y; x[0:-0] is empty when crop_border is 0
+        "def psnr(sr, hr, crop_border=4):\n"
+        "    c = crop_border\n"
+        "    d = sr[c:sr.shape[0] - c, c:sr.shape[1] - c].astype(float) - hr[c:hr.shape[0] - c, "
+        "c:hr.shape[1] - c]\n"
+        "    mse = np.mean(d ** 2)\n"
+        "    return np.inf if mse == 0 else 10 * np.log10(255 ** 2 / mse)\n",
+        "def psnr(sr, hr, crop_border=4):\n"
+        "    c = crop_border\n"
+        "    d = (luma(sr) - luma(hr))[c:-c, c:-c]\n"
+        "    mse = np.mean(d ** 2)\n"
+        "    return np.inf if mse == 0 else 10 * np.log10(255 ** 2 / mse)\n",
+    ],
+    "01_prelu_alpha_gradient_check": [  # the mean, not the sum, over the batch and pixels
+        "def prelu_alpha_gradient(x, upstream):\n"
+        "    return np.mean(upstream * np.minimum(x, 0.0), axis=(0, 1, 2))\n",
+    ],
+    "01_fold_batch_norm_check": [  # epsilon ignored
+        "def fold_batch_norm(kernel, bias, gamma, beta, mean, variance, epsilon=1e-3):\n"
+        "    scale = gamma / np.sqrt(variance + 1e-3)\n"
+        "    return kernel * scale, (bias - mean) * scale + beta\n",
+    ],
+    "02_pixel_unshuffle_check": [  # the two scale axes swapped: right for C = 1 only
+        "def pixel_unshuffle(x, scale):\n"
+        "    b, h, w, c = x.shape\n"
+        "    x = np.reshape(x, (b, h // scale, scale, w // scale, scale, c))\n"
+        "    x = np.transpose(x, (0, 1, 3, 4, 2, 5))\n"
+        "    return np.reshape(x, (b, h // scale, w // scale, scale * scale * c))\n",
+    ],
+    "02_upsampling_parameters_check": [  # PReLU slopes counted before the shuffle
+        "def upsampling_parameters(scale, filters=64):\n"
+        "    per_block = 9 * filters * 4 * filters + 4 * filters + 4 * filters\n"
+        "    return int(np.log2(scale)) * per_block\n",
+    ],
+    "03_discriminator_parameters_check": [  # right for the paper's D only
+        "def discriminator_parameters(hr_size=96, filters=64):\n    return 23_565_505\n",
+    ],
+    "03_receptive_field_check": [  # strides ignored
+        "def receptive_field(kernels_and_strides):\n"
+        "    return 1 + sum(kernel - 1 for kernel, _ in kernels_and_strides)\n",
+    ],
+    "04_caffe_deprocess_check": [  # no clipping: -500 wraps around
+        "def caffe_deprocess(vgg_input):\n"
+        "    bgr = np.asarray(vgg_input, 'float32') + IMAGENET_MEAN_BGR\n"
+        "    return np.round(bgr[..., ::-1]).astype(np.uint8)\n",
+    ],
+    "04_random_vgg_ratios_check": [  # seeded once, not before each extractor
+        "def random_vgg_ratios(layer, seeds, hr, shifted, blurred):\n"
+        "    keras.utils.set_random_seed(seeds[0] if seeds else 0)\n"
+        "    ratios = []\n"
+        "    for seed in seeds:\n"
+        "        vgg = losses.build_vgg_feature_extractor(layer, weights=None)\n"
+        "        ratios.append(float(losses.content_loss(vgg, hr, blurred))\n"
+        "                      / float(losses.content_loss(vgg, hr, shifted)))\n"
+        "    return ratios\n",
+    ],
+    "07_relativistic_d_loss_check": [  # the generator's targets; a BCE that overflows
+        "def relativistic_d_loss(real_logits, fake_logits):\n"
+        "    return bce_from_logits(real_logits - fake_logits.mean(), 0.0) + bce_from_logits(\n"
+        "        fake_logits - real_logits.mean(), 1.0)\n",
+        "def relativistic_d_loss(real_logits, fake_logits):\n"
+        "    def bce(z, t):\n"
+        "        p = 1 / (1 + np.exp(-z))\n"
+        "        return float(np.mean(-t * np.log(p) - (1 - t) * np.log(1 - p)))\n"
+        "    return bce(real_logits - fake_logits.mean(), 1.0) + bce(\n"
+        "        fake_logits - real_logits.mean(), 0.0)\n",
+    ],
+    "07_strongest_phase_check": [  # the largest mean, not the largest |mean|
+        "def strongest_phase(image, period=4):\n"
+        "    y = metrics.to_y(image)[4:-4, 4:-4]\n"
+        "    band = y - uniform_filter(y, period, mode='reflect')\n"
+        "    phases = metrics.phase_means(band, period)\n"
+        "    return np.unravel_index(int(np.argmax(phases)), phases.shape)\n",
+    ],
+}
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the mistakes divide by zero
+@pytest.mark.parametrize("grade_id", sorted(MISTAKES))
+def test_grader_checks_fail_typical_wrong_answers(grade_id):
+    import copy
+
+    from srgan_course.grading import cells, checks
+
+    lesson = next(path for path in LESSONS if path.name.startswith(grade_id[:2]))
+    spec = cells.hidden_parts(nbformat.read(lesson, as_version=4))[grade_id].spec
+    check = checks.prepare(spec, grade_id)
+    probe: dict = {}
+    exec(check.probe, probe)
+    call = probe.get("probe")
+    for source in MISTAKES[grade_id]:
+        scope: dict = {}
+        exec(SOLUTION_GLOBALS + source, scope)
+        function = scope[check.function]
+        failures = []
+        for (args, kwargs), want in zip(copy.deepcopy(check.cases), check.expected, strict=True):
+            try:
+                got = call(function, *args, **kwargs) if call else function(*args, **kwargs)
+            except Exception as err:  # the harness reports an exception as a failed case
+                failures.append(repr(err))
+                continue
+            failures.append(checks._compare(checks._data(got), want, check))
+        assert any(failures), f"{grade_id}: a wrong answer passes\n{source}"
 
 
 def test_student_copies_drop_solutions_hidden_tests_and_outputs(dist):
