@@ -96,12 +96,18 @@ def test_lessons_follow_the_exercise_convention():
 SOLUTION_GLOBALS = """
 import numpy as np, keras
 from keras import layers
-from srgan_lib import layers as srgan_layers, losses
+from srgan_lib import data, layers as srgan_layers, losses, metrics
 from scipy.ndimage import gaussian_filter
 IMAGENET_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype="float32")
 BT601_Y = np.array([65.481, 128.553, 24.966]) / 255.0
 def luma(image):
     return 16.0 + image.astype(np.float64) @ BT601_Y
+def batch_psnr(gan, lr, hr):
+    sr = data.to_uint8(gan.generator(lr, training=False))
+    return float(np.mean([metrics.psnr(s, h) for s, h in zip(sr, data.to_uint8(hr))]))
+def mean_d_fake(gan, lr):
+    sr = gan.generator(lr, training=False)
+    return float(keras.ops.mean(gan.discriminator(sr, training=False)))
 """
 
 
@@ -218,8 +224,8 @@ def test_student_copy_runs_to_the_first_check_and_fails_with_its_hint(dist):
     assert all(c.execution_count is None for c in code[first_check + 1 :])
 
 
-#: Lessons whose written answers carry their rubric (issue 18); 05-06 join when theirs do.
-RUBRIC_LESSONS = ("00", "01", "02", "03", "04")
+#: Lessons whose written answers carry their rubric (issue 18).
+RUBRIC_LESSONS = ("00", "01", "02", "03", "04", "05", "06")
 
 
 def test_written_answers_have_a_rubric_for_the_grader_only(dist):
