@@ -145,6 +145,44 @@ def test_every_check_has_a_grader_check_the_solutions_pass_and_a_stub_fails():
             )
 
 
+#: Lesson 05's sweep as a student who restores the models but not the optimizers writes it.
+SWEEP_WITHOUT_OPTIMIZERS = """
+def adversarial_sweep(gan, weights, lr, hr, steps=3):
+    variables = gan.generator.weights + gan.discriminator.weights
+    start, start_weight = [v.numpy().copy() for v in variables], gan.adversarial_weight
+    results = []
+    for weight in weights:
+        for variable, value in zip(variables, start):
+            variable.assign(value)
+        gan.adversarial_weight = weight
+        for _ in range(steps):
+            gan.discriminator_step(lr, hr)
+            gan.generator_step(lr, hr)
+        results.append((weight, batch_psnr(gan, lr, hr), mean_d_fake(gan, lr)))
+    for variable, value in zip(variables, start):
+        variable.assign(value)
+    gan.adversarial_weight = start_weight
+    return results
+"""
+
+
+def test_the_sweep_check_fails_a_sweep_that_keeps_adams_state():
+    """Lesson 05's adversarial_sweep is judged through its probe (a tiny seeded SRGAN): a
+    sweep that restores G and D but not the optimizers gives other rows than the teacher's."""
+    from srgan_course.grading import cells, checks
+
+    lesson = next(p for p in LESSONS if p.name.startswith("05_"))
+    part = cells.hidden_parts(nbformat.read(lesson, as_version=4))["05_adversarial_sweep_check"]
+    check = checks.prepare(part.spec, part.grade_id)
+    scope: dict = {}
+    exec(SOLUTION_GLOBALS + SWEEP_WITHOUT_OPTIMIZERS, scope)
+    probe: dict = {}
+    exec(check.probe, probe)
+    (args, kwargs), want = check.cases[0], check.expected[0]
+    got = probe["probe"](scope["adversarial_sweep"], *args, **kwargs)
+    assert checks._compare(checks._data(got), want, check) == "wrong values (value 1)"
+
+
 def test_student_copies_drop_solutions_hidden_tests_and_outputs(dist):
     for lesson in LESSONS:
         source = nbformat.read(lesson, as_version=4)
