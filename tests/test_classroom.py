@@ -96,9 +96,8 @@ def test_lessons_follow_the_exercise_convention():
 SOLUTION_GLOBALS = """
 import numpy as np, keras
 from keras import layers
-from srgan_lib import layers as srgan_layers, losses
+from srgan_lib import data, layers as srgan_layers, losses, metrics
 from scipy.ndimage import gaussian_filter, uniform_filter
-from srgan_lib import metrics
 IMAGENET_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype="float32")
 BODY = [(1, 1), (1, 2), (2, 1), (2, 2), (4, 1), (4, 2), (8, 1), (8, 2)]
 def bce_from_logits(logits, target):
@@ -107,6 +106,12 @@ def bce_from_logits(logits, target):
 BT601_Y = np.array([65.481, 128.553, 24.966]) / 255.0
 def luma(image):
     return 16.0 + image.astype(np.float64) @ BT601_Y
+def batch_psnr(gan, lr, hr):
+    sr = data.to_uint8(gan.generator(lr, training=False))
+    return float(np.mean([metrics.psnr(s, h) for s, h in zip(sr, data.to_uint8(hr))]))
+def mean_d_fake(gan, lr):
+    sr = gan.generator(lr, training=False)
+    return float(keras.ops.mean(gan.discriminator(sr, training=False)))
 """
 
 
@@ -252,6 +257,44 @@ def test_grader_checks_fail_typical_wrong_answers(grade_id):
         assert any(failures), f"{grade_id}: a wrong answer passes\n{source}"
 
 
+#: Lesson 05's sweep as a student who restores the models but not the optimizers writes it.
+SWEEP_WITHOUT_OPTIMIZERS = """
+def adversarial_sweep(gan, weights, lr, hr, steps=3):
+    variables = gan.generator.weights + gan.discriminator.weights
+    start, start_weight = [v.numpy().copy() for v in variables], gan.adversarial_weight
+    results = []
+    for weight in weights:
+        for variable, value in zip(variables, start):
+            variable.assign(value)
+        gan.adversarial_weight = weight
+        for _ in range(steps):
+            gan.discriminator_step(lr, hr)
+            gan.generator_step(lr, hr)
+        results.append((weight, batch_psnr(gan, lr, hr), mean_d_fake(gan, lr)))
+    for variable, value in zip(variables, start):
+        variable.assign(value)
+    gan.adversarial_weight = start_weight
+    return results
+"""
+
+
+def test_the_sweep_check_fails_a_sweep_that_keeps_adams_state():
+    """Lesson 05's adversarial_sweep is judged through its probe (a tiny seeded SRGAN): a
+    sweep that restores G and D but not the optimizers gives other rows than the teacher's."""
+    from srgan_course.grading import cells, checks
+
+    lesson = next(p for p in LESSONS if p.name.startswith("05_"))
+    part = cells.hidden_parts(nbformat.read(lesson, as_version=4))["05_adversarial_sweep_check"]
+    check = checks.prepare(part.spec, part.grade_id)
+    scope: dict = {}
+    exec(SOLUTION_GLOBALS + SWEEP_WITHOUT_OPTIMIZERS, scope)
+    probe: dict = {}
+    exec(check.probe, probe)
+    (args, kwargs), want = check.cases[0], check.expected[0]
+    got = probe["probe"](scope["adversarial_sweep"], *args, **kwargs)
+    assert checks._compare(checks._data(got), want, check) == "wrong values (value 1)"
+
+
 def test_student_copies_drop_solutions_hidden_tests_and_outputs(dist):
     for lesson in LESSONS:
         source = nbformat.read(lesson, as_version=4)
@@ -331,8 +374,8 @@ def test_student_copy_runs_to_the_first_check_and_fails_with_its_hint(dist):
     assert all(c.execution_count is None for c in code[first_check + 1 :])
 
 
-#: Lessons whose written answers carry their rubric (issue 18); 05-06 join when theirs do.
-RUBRIC_LESSONS = ("00", "01", "02", "03", "04")
+#: Lessons whose written answers carry their rubric (issue 18).
+RUBRIC_LESSONS = ("00", "01", "02", "03", "04", "05", "06")
 
 
 def test_written_answers_have_a_rubric_for_the_grader_only(dist):
