@@ -446,6 +446,7 @@ def _train_config(args: argparse.Namespace):
         "content_loss": args.content_loss,
         "vgg_weights": args.vgg_weights,
         "precision": args.precision,
+        "devices": args.devices,
     }
     changes = {key: value for key, value in options.items() if value is not None}
     if args.resume:
@@ -761,6 +762,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     train.add_argument("--precision", choices=train_config.PRECISIONS)
+    train.add_argument(
+        "--devices",
+        type=lambda text: text if text == "all" else _count(1)(text),
+        help='devices that share each batch (data parallel), or "all" (default 1)',
+    )
     train.set_defaults(func=_train)
     return parser
 

@@ -115,4 +115,9 @@ def check_train_config(config) -> None:
     if c.max_images is not None:
         check_int("max_images", c.max_images, minimum=1)
     check_choice("augment", c.augment, (True, False))
+    check_int("prefetch", c.prefetch, minimum=0)
+    if c.devices != "all" and (
+        isinstance(c.devices, bool) or not isinstance(c.devices, int) or c.devices < 1
+    ):
+        raise ParameterError(f'devices must be an integer >= 1 or "all", got {_shown(c.devices)}.')
     check_int("seed", c.seed, minimum=0)

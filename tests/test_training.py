@@ -240,13 +240,13 @@ def test_killed_and_resumed_run_equals_uninterrupted(tmp_path, stage, content_lo
 
 
 def test_nan_loss_stops_and_keeps_last_checkpoint(tmp_path, monkeypatch):
-    clean = data.CropDataset.__getitem__
+    clean = data.CropDataset.batch
 
-    def poisoned(self, index):
-        lr, hr = clean(self, index)
-        return (lr * np.nan, hr) if (self.epoch, index) == (1, 1) else (lr, hr)
+    def poisoned(self, epoch, index):
+        lr, hr = clean(self, epoch, index)
+        return (lr * np.nan, hr) if (epoch, index) == (1, 1) else (lr, hr)
 
-    monkeypatch.setattr(data.CropDataset, "__getitem__", poisoned)
+    monkeypatch.setattr(data.CropDataset, "batch", poisoned)
     config = tiny(epochs=3)
     with pytest.raises(training.NonFiniteLossError, match=r"loss is nan at epoch 2, step 4"):
         training.train(config, tmp_path, verbose=0)

@@ -42,6 +42,10 @@ class TrainConfig:
     `jit_compile`: "auto" (JAX: always; TensorFlow: XLA on GPU only) or a bool (TF only).
     `steps_per_execution`: updates per compiled call; on a GPU, 8 doubled the float32
     SRResNet step's speed (bench/README.md). Keep `steps_per_epoch` a multiple of it.
+    `prefetch`: batches cut ahead in a background thread while the device computes (0: cut
+    each when asked); the batches are the same either way (`training.feed`).
+    `devices`: how many devices share each batch (data parallel, `training.devices`), or
+    "all"; `batch_size` is the global batch and must split evenly over them.
     """
 
     stage: str = "srresnet"
@@ -65,6 +69,8 @@ class TrainConfig:
     precision: str = "float32"
     jit_compile: bool | str = "auto"
     steps_per_execution: int = 1
+    prefetch: int = 8
+    devices: int | str = 1
     save_interval: int = 10
     data: str = "sample"
     max_images: int | None = None
@@ -242,4 +248,13 @@ def _decay(config: TrainConfig) -> str | None:
     return None
 
 
-_CHECKS = (_choices, _positive, _crop_size, _steps, _decay)
+def _devices(config: TrainConfig) -> str | None:
+    if config.devices != "all" and config.batch_size % config.devices:
+        return (
+            f"batch_size={config.batch_size} does not split over devices={config.devices}: "
+            "use a batch size that is a multiple of the number of devices."
+        )
+    return None
+
+
+_CHECKS = (_choices, _positive, _crop_size, _steps, _decay, _devices)

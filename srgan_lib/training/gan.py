@@ -12,6 +12,7 @@ from keras import ops
 
 from srgan_lib import losses
 from srgan_lib.training.config import CONTENT_LOSSES
+from srgan_lib.training.devices import replicas
 
 SRGAN_METRICS = ("d_loss", "g_loss", "content_loss", "adversarial_loss", "d_real", "d_fake")
 
@@ -208,7 +209,7 @@ class SRGAN(keras.Model):
         with tf.GradientTape() as tape:
             probs = self.discriminator(ops.concatenate([hr, sr], axis=0), training=True)
             loss, logs = self._discriminator_objective(probs)
-            scaled = self.d_optimizer.scale_loss(loss)
+            scaled = self.d_optimizer.scale_loss(loss) / replicas()
         self.d_optimizer.apply(tape.gradient(scaled, weights), weights)
         self._tf_track(logs)
 
@@ -220,7 +221,7 @@ class SRGAN(keras.Model):
             sr = self.generator(lr, training=True)
             fake_prob = self.discriminator(sr, training=False)
             loss, logs = self._generator_objective(hr, sr, fake_prob, self.vgg)
-            scaled = self.g_optimizer.scale_loss(loss)
+            scaled = self.g_optimizer.scale_loss(loss) / replicas()
         self.g_optimizer.apply(tape.gradient(scaled, weights), weights)
         self._tf_track(logs)
 
