@@ -6,10 +6,11 @@ over steps/s of the same step on data already in memory. (Not a test.)
 
 A small SRResNet (1 block of 16 filters by default) so that on a CPU the feed's cost is
 not hidden under the step's. In memory: `fit(lr, hr, batch_size=B)` on numpy arrays of
-`--steps` batches of crops cut beforehand. Fed: `fit(feed)` with `feed.make_feed` over a
-`CropDataset` (the same images, crops cut during training), prefetching `--depth` batches
-ahead; and `CropDataset` itself (depth 0), the feed before. Each is warmed once (compile),
-then timed `--rounds` times in turn; the table gives the median of the rounds.
+`--steps` batches of crops cut beforehand. Fed: `fit(feed.make_feed(...))` over a
+`CropDataset` (the same images, crops cut during training): on JAX a `PrefetchFeed`
+`--depth` batches ahead, on TensorFlow `CropDataset` itself, which Keras prefetches in
+`tf.data`; and `CropDataset` itself (depth 0), the feed before. Each is warmed once
+(compile), then timed `--rounds` times in turn; the table gives the median of the rounds.
 """
 
 from __future__ import annotations

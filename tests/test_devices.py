@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pytest
 
-from srgan_lib.training import TrainConfig
+from srgan_lib.training import TrainConfig, devices
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,7 +36,7 @@ import keras
 import numpy as np
 
 from srgan_lib import training
-from srgan_lib.training import TrainConfig
+from srgan_lib.training import TrainConfig, devices
 
 
 class Devices(keras.callbacks.Callback):
@@ -137,3 +137,16 @@ def test_two_devices_train_like_one(tmp_path, stage):
         bound = lr * 2 if key.endswith("/bias") else lr / 4
         assert float(np.abs(one[key] - two[key]).max()) < bound, key
     assert min(report["moved_1"], report["moved_2"]) >= lr * 0.99
+
+
+def test_devices_setting_is_checked():
+    config = TrainConfig.preset("quick", batch_size=4)
+    assert config.replace(devices="all").devices == "all"
+    assert config.replace(devices=2).devices == 2
+    with pytest.raises(ValueError, match="batch_size=4 does not split over devices=3"):
+        config.replace(devices=3)
+    for bad in ("two", 0, 1.5, True):
+        with pytest.raises(ValueError, match='devices must be an integer >= 1 or "all"'):
+            config.replace(devices=bad)
+    with pytest.raises(ValueError, match=r"devices=64 but \w+ sees \d+ device"):
+        devices.count(64)

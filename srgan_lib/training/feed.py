@@ -93,9 +93,12 @@ class PrefetchFeed(keras.utils.PyDataset):
 
 
 def make_feed(crops: data.CropDataset, depth: int, devices: int = 1) -> keras.utils.PyDataset:
-    """The feed `training.train` gives `fit`: `crops` itself for depth 0, else a
-    `PrefetchFeed` (which moves batches to the device itself on JAX with one device; with
-    several, Keras splits each batch across them)."""
-    if depth == 0:
+    """The feed `training.train` gives `fit`. JAX: a `PrefetchFeed` (which also moves
+    batches to the device with one device; with several, Keras splits each batch over
+    them), or `crops` itself for depth 0. TensorFlow: `crops` itself, since Keras already
+    wraps a PyDataset in a `tf.data` pipeline whose prefetch thread cuts batches ahead
+    (within an epoch, so resuming stays exact); a second thread there only competed with
+    it for the host (bench/README.md)."""
+    if depth == 0 or keras.backend.backend() != "jax":
         return crops
     return PrefetchFeed(crops, depth, to_device=devices == 1)
