@@ -32,6 +32,8 @@ def available() -> list[str]:
 def count(devices: int | str) -> int:
     """How many devices `devices` ("all" or a count) means here. Raises ValueError when
     more are asked for than there are."""
+    if devices != "all" and devices > 1:
+        _split_tf_cpu(devices)
     found = available()
     if devices == "all":
         return len(found)
@@ -41,6 +43,26 @@ def count(devices: int | str) -> int:
             f"({', '.join(found)}): ask for at most {len(found)}, or 'all'."
         )
     return devices
+
+
+def _split_tf_cpu(n: int) -> bool:
+    """TensorFlow without GPUs: split the CPU into `n` logical devices, as JAX does with
+    XLA_FLAGS=--xla_force_host_platform_device_count=n (for trying --devices on a
+    laptop; no faster). Only before TensorFlow has started; returns whether it split."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    if tf.config.list_physical_devices("GPU") or tf.config.get_logical_device_configuration(cpu):
+        return False  # GPUs to use, or the CPU already split
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)]
+        )
+    except RuntimeError:  # TensorFlow has already started
+        return False
+    return True
 
 
 def data_parallel(devices: int | str):
