@@ -437,16 +437,23 @@ class CropDataset(keras.utils.PyDataset):
         return self.steps_per_epoch
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+        return self.batch(self.epoch, index)
+
+    def batch(self, epoch: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch `index` of `epoch`: a pure function of (seed, epoch, index), safe to call
+        from several threads and ahead of time (see `training.feed.PrefetchFeed`)."""
+        rng = np.random.default_rng([self.seed, epoch, index])
         choice = rng.integers(0, len(self.pairs), self.batch_size)
-        lrs, hrs = [], []
-        for i in choice:
+        scale = self.pairs[0].scale
+        lr_size = self.hr_size // scale
+        lrs = np.empty((self.batch_size, lr_size, lr_size, 3), np.uint8)
+        hrs = np.empty((self.batch_size, self.hr_size, self.hr_size, 3), np.uint8)
+        for k, i in enumerate(choice):
             lr, hr = random_crop_pair(self.pairs[i], self.hr_size, rng)
             if self.augment:
                 lr, hr = augment_pair(lr, hr, rng)
-            lrs.append(lr)
-            hrs.append(hr)
-        return to_lr_input(np.stack(lrs)), to_hr_target(np.stack(hrs))
+            lrs[k], hrs[k] = lr, hr
+        return to_lr_input(lrs), to_hr_target(hrs)
 
     def on_epoch_end(self) -> None:
         self.epoch += 1

@@ -17,7 +17,7 @@ import pytest
 
 from srgan_course import cli
 from srgan_lib import data, files, losses, models, training
-from srgan_lib.training import TrainConfig
+from srgan_lib.training import TrainConfig, feed
 
 pytestmark = pytest.mark.backend
 
@@ -263,13 +263,13 @@ def test_killed_and_resumed_run_equals_uninterrupted(tmp_path, stage, content_lo
 
 
 def test_nan_loss_stops_and_keeps_last_checkpoint(tmp_path, monkeypatch):
-    clean = data.CropDataset.__getitem__
+    clean = data.CropDataset.batch
 
-    def poisoned(self, index):
-        lr, hr = clean(self, index)
-        return (lr * np.nan, hr) if (self.epoch, index) == (1, 1) else (lr, hr)
+    def poisoned(self, epoch, index):
+        lr, hr = clean(self, epoch, index)
+        return (lr * np.nan, hr) if (epoch, index) == (1, 1) else (lr, hr)
 
-    monkeypatch.setattr(data.CropDataset, "__getitem__", poisoned)
+    monkeypatch.setattr(data.CropDataset, "batch", poisoned)
     config = tiny(epochs=3)
     with pytest.raises(training.NonFiniteLossError, match=r"loss is nan at epoch 2, step 4"):
         training.train(config, tmp_path, verbose=0)
@@ -517,3 +517,25 @@ def test_steps_per_execution_gives_the_same_run(tmp_path):
     assert_same_arrays(checkpoint_arrays(tmp_path / "one"), checkpoint_arrays(tmp_path / "two"))
     with pytest.raises(ValueError, match="not a multiple of steps_per_execution=3"):
         tiny(steps_per_execution=3).validate()
+
+
+def test_prefetch_feed_serves_each_key_its_own_batch():
+    """Batches prepared ahead are handed out under (epoch, index) only: in order, across
+    an epoch boundary, after a jump (a resume) and back, each is `CropDataset.batch`."""
+    crops = data.CropDataset(data.load_training_pairs("sample", 4), 2, 32, 3, seed=5)
+    fed = feed.PrefetchFeed(crops, depth=2)
+    try:
+        for epoch, index in [(0, 0), (0, 1), (0, 2), (1, 0), (4, 1), (4, 2), (0, 0)]:
+            fed.epoch = epoch
+            got, want = fed[index], crops.batch(epoch, index)
+            for a, b in zip(got, want, strict=True):
+                np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), b)
+        assert not np.array_equal(crops.batch(0, 0)[1], crops.batch(1, 0)[1])
+    finally:
+        fed.close()
+
+
+def test_prefetched_run_equals_one_fed_in_the_main_thread(tmp_path):
+    training.train(tiny(epochs=2, prefetch=0), tmp_path / "main", verbose=0)
+    training.train(tiny(epochs=2), tmp_path / "ahead", verbose=0)
+    assert_same_arrays(checkpoint_arrays(tmp_path / "main"), checkpoint_arrays(tmp_path / "ahead"))

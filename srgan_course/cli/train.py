@@ -38,8 +38,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     train.add_argument("--precision", choices=config.PRECISIONS)
+    train.add_argument(
+        "--devices",
+        type=_devices,
+        help='devices that share each batch (data parallel), or "all" (default 1)',
+    )
     add_overwrite(train)
     train.set_defaults(func=run)
+
+
+def _devices(text: str) -> int | str:
+    """An argparse type: "all" or an integer >= 1."""
+    return text if text == "all" else count(1)(text)
 
 
 def train_config(args: argparse.Namespace):
@@ -61,6 +71,7 @@ def train_config(args: argparse.Namespace):
         "content_loss": args.content_loss,
         "vgg_weights": args.vgg_weights,
         "precision": args.precision,
+        "devices": args.devices,
     }
     changes = {key: value for key, value in options.items() if value is not None}
     if args.resume:

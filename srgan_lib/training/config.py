@@ -61,6 +61,10 @@ class TrainConfig:
     `jit_compile`: "auto" (JAX: always; TensorFlow: XLA on GPU only) or a bool (TF only).
     `steps_per_execution`: updates per compiled call; on a GPU, 8 doubled the float32
     SRResNet step's speed (bench/README.md). Keep `steps_per_epoch` a multiple of it.
+    `prefetch`: batches cut ahead in a background thread while the device computes (0: cut
+    each when asked); the batches are the same either way (`training.feed`).
+    `devices`: how many devices share each batch (data parallel, `training.devices`), or
+    "all"; `batch_size` is the global batch and must split evenly over them.
     """
 
     stage: str = "srresnet"
@@ -85,6 +89,8 @@ class TrainConfig:
     precision: str = "float32"
     jit_compile: bool | str = "auto"
     steps_per_execution: int = 1
+    prefetch: int = 8
+    devices: int | str = 1
     save_interval: int = 10
     data: str = "sample"
     max_images: int | None = None
@@ -179,6 +185,17 @@ class TrainConfig:
             check_int("max_images", c.max_images, minimum=1)
         check_choice("augment", c.augment, (True, False))
         check_choice("freeze_generator_bn", c.freeze_generator_bn, (True, False))
+        check_int("prefetch", c.prefetch, minimum=0)
+        if c.devices != "all":
+            if isinstance(c.devices, bool) or not isinstance(c.devices, int) or c.devices < 1:
+                raise ParameterError(
+                    f'devices must be an integer >= 1 or "all", got {c.devices!r}.'
+                )
+            if c.batch_size % c.devices:
+                raise ParameterError(
+                    f"batch_size={c.batch_size} does not split over devices={c.devices}: "
+                    "use a batch size that is a multiple of the number of devices."
+                )
         check_int("seed", c.seed, minimum=0)
         return self
 

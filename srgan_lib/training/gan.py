@@ -16,6 +16,7 @@ from keras import ops
 
 from srgan_lib import losses
 from srgan_lib.choices import CONTENT_LOSSES
+from srgan_lib.training.devices import replicas
 
 SRGAN_METRICS = ("d_loss", "g_loss", "content_loss", "adversarial_loss", "d_real", "d_fake")
 
@@ -257,6 +258,9 @@ class SRGAN(keras.Model):
 
         with tf.GradientTape() as tape:
             loss, (new_fixed, logs) = scaled(weights)
+            # Under MirroredStrategy each replica's gradients are summed: divide by their
+            # number so that the update is that of the global batch's mean loss.
+            loss = loss / replicas()
         model = self.generator if role == "g" else self.discriminator
         optimizer.apply(tape.gradient(loss, weights), model.trainable_variables)
         for variable, value in zip(model.non_trainable_variables, new_fixed, strict=True):

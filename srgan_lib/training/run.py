@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from srgan_lib import data, files, losses, models, runlock, runtime
+from srgan_lib.training import devices, feed
 from srgan_lib.training.checkpoint import (
     CHECKPOINT,
     atomic_write,
@@ -61,7 +62,7 @@ def build_training_model(config: TrainConfig) -> keras.Model:
         if config.stage == "srresnet":
             generator.compile(
                 optimizer=make_optimizer(config, "g_optimizer"),
-                loss=losses.pixel_mse,
+                loss=devices.replica_loss(losses.pixel_mse),
                 jit_compile=jit,
                 steps_per_execution=config.steps_per_execution,
             )
@@ -144,10 +145,10 @@ def sample_grid(generator: keras.Model, lr: np.ndarray, hr: np.ndarray) -> np.nd
 
 
 class _DataEpoch(keras.callbacks.Callback):
-    """Feed epoch e the batches (seed, e, index): CropDataset's own counter also moves
+    """Feed epoch e the batches (seed, e, index): the feed's own counter also moves
     when Keras peeks at the data before training."""
 
-    def __init__(self, dataset: data.CropDataset):
+    def __init__(self, dataset: keras.utils.PyDataset):
         super().__init__()
         self.dataset = dataset
 
@@ -366,7 +367,10 @@ def _train_locked(
         config.seed,
         config.augment,
     )
-    model = build_training_model(config)
+    spread = devices.data_parallel(config.devices)
+    with devices.scope(spread):
+        model = build_training_model(config)
+    devices.synchronise_batch_norm(model, spread)
     start = 0
     if resume:
         start = load_checkpoint(model, checkpoint)
@@ -386,15 +390,21 @@ def _train_locked(
     guard = _NaNGuard(config.steps_per_epoch, checkpoint)
     # The library's callbacks run first: extra ones then see this epoch's history row
     # and may override the learning rate the schedule set.
-    own = [LearningRateSchedule(config, start), _DataEpoch(dataset), guard, history, recorder]
-    if start < config.epochs:
-        model.fit(
-            dataset,
-            epochs=config.epochs,
-            initial_epoch=start,
-            shuffle=False,  # batch order from Keras' (unsaved) global RNG would break resume
-            callbacks=[*own, *callbacks],
-            verbose=verbose,
-        )
+    fed = feed.make_feed(dataset, config.prefetch, devices.count(config.devices))
+    own = [LearningRateSchedule(config, start), _DataEpoch(fed), guard, history, recorder]
+    try:
+        with devices.scope(spread):
+            if start < config.epochs:
+                model.fit(
+                    fed,
+                    epochs=config.epochs,
+                    initial_epoch=start,
+                    shuffle=False,  # batch order from Keras' (unsaved) RNG would break resume
+                    callbacks=[*own, *callbacks],
+                    verbose=verbose,
+                )
+    finally:
+        if fed is not dataset:
+            fed.close()
     export_generator(generator_of(model), config, run_dir)
     return model
