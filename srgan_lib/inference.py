@@ -172,7 +172,9 @@ def upscale(
     tile, overlap: in LR pixels. With `tile`, the image is processed in tile x tile pieces
     with `overlap` pixels of context each side, bounding memory by one window of
     (tile + 2*overlap)^2 LR pixels. The result equals the whole-image one when
-    overlap >= receptive_margin(num_blocks, scale) (40 for 16 blocks); with less, pixels
+    overlap >= receptive_margin(num_blocks, scale) (40 for 16 blocks), up to float
+    rounding (convolutions over windows of another shape may flip a pixel that sits on a
+    rounding boundary by one grey level, about 1 pixel in 10^5); with less, pixels
     near tile seams differ a little (random 2-block generator, margin 12: at most 1 grey
     level with overlap 9-11, 2 with overlap 8, 73 with none).
     """

@@ -106,12 +106,12 @@ def test_a_given_weights_dir_is_used_and_text_values_are_typed(tmp_path):
 def test_a_failing_lesson_reports_its_whole_error_in_one_line(tmp_path, capsys):
     """The FAILED line names the cell and the exception and holds its whole message, even
     one of several lines; a progress bar counts the cells on stderr."""
-    from srgan_lib import course
+    from srgan_course import runner
 
     lessons = tmp_path / "notebooks"
     lessons.mkdir()
     lesson(lessons, "01_broken", "size = 1", "raise RuntimeError('first part,\\nthen the fix')")
-    course.run_course(lessons, tmp_path / "runs")
+    runner.run_course(lessons, tmp_path / "runs")
     captured = capsys.readouterr()
     assert "FAILED: cell 2: RuntimeError: first part, then the fix" in captured.out
     assert "cell" in captured.err and "01_broken" in captured.err  # papermill's progress bar

@@ -29,6 +29,15 @@ def lr_image() -> np.ndarray:
     return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
+def assert_same_up_to_rounding(a: np.ndarray, b: np.ndarray) -> None:
+    """Equal but for float rounding: convolutions over windows of other shapes may round
+    the last bit differently, which flips a pixel sitting on a .5 boundary by one grey
+    level; a seam (too little overlap) differs by more, or in many pixels."""
+    diff = np.abs(a.astype(int) - b.astype(int))
+    assert diff.max() <= 1, f"differs by up to {diff.max()} grey levels"
+    assert np.count_nonzero(diff) <= max(1, diff.size // 10_000), np.count_nonzero(diff)
+
+
 def test_receptive_margin_counts_the_layers():
     # head 4 + 2 per block + body 1 + 3 for the upsampling blocks and the tail
     assert inference.receptive_margin(16, 4) == 40
@@ -54,7 +63,7 @@ def test_tiles_equal_whole_when_overlap_covers_receptive_field(generator, lr_ima
     whole = inference.upscale(generator, lr_image)
     overlap = inference.receptive_margin(BLOCKS) + extra
     tiled = inference.upscale(generator, lr_image, tile=16, overlap=overlap)
-    np.testing.assert_array_equal(tiled, whole)
+    assert_same_up_to_rounding(tiled, whole)
 
 
 @pytest.mark.backend
@@ -106,7 +115,7 @@ def test_rgba_keeps_alpha_upscaled_by_bicubic(generator, lr_image):
     rgba = np.concatenate([lr_image, alpha[..., None]], axis=-1)
     sr = inference.upscale(generator, rgba, tile=16, overlap=12)
     assert sr.shape == (148, 212, 4)
-    np.testing.assert_array_equal(sr[..., :3], inference.upscale(generator, lr_image))
+    assert_same_up_to_rounding(sr[..., :3], inference.upscale(generator, lr_image))
     np.testing.assert_array_equal(sr[..., 3], data.bicubic_upscale(alpha))
 
 
