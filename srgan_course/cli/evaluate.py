@@ -31,6 +31,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument(
         "--names", nargs="+", help="one name per weights file (SRResNet, SRGAN: paper rows)"
     )
+    evaluate.add_argument(
+        "--variants",
+        nargs="+",
+        help="the paper's variant of each weights file, whose row it is set beside "
+        "(SRResNet-MSE, SRGAN-MSE, SRGAN-VGG22, SRGAN-VGG54; default: a shipped model's "
+        "card says it, else the name)",
+    )
     add_sets(evaluate)
     evaluate.add_argument("--out", help="run folder for per_image.csv, summary.csv, summary.md")
     evaluate.add_argument(
@@ -54,6 +61,11 @@ def run(args: argparse.Namespace) -> int:
         )
     for path in weights:
         check_weights(path)
+    variants = args.variants or [_shipped_variant(path) for path in weights]
+    if len(variants) != len(weights):
+        raise CommandError(
+            f"{len(weights)} --weights but {len(variants)} --variants: give one per weights file."
+        )
     sets = set_names(args.sets)
     root = data_root(args.data_dir)
     for set_name in sets:
@@ -74,7 +86,14 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         results = evaluation.evaluate(
-            methods, sets, root, args.scale, args.tile, args.overlap, partial=args.partial
+            methods,
+            sets,
+            root,
+            args.scale,
+            args.tile,
+            args.overlap,
+            partial=args.partial,
+            variants={n: v for n, v in zip(names, variants, strict=True) if v},
         )
     except (FileNotFoundError, ValueError) as err:
         raise CommandError(one_line(err)) from err
@@ -84,3 +103,15 @@ def run(args: argparse.Namespace) -> int:
         evaluation.save_results(results, out, overwrite=args.overwrite)
         print(f"wrote {out}")
     return 0
+
+
+def _shipped_variant(path: str) -> str:
+    """The paper variant of a shipped model ("SRGAN-MSE" for the shipped SRGAN), from its
+    card; "" for a weights file (its name then chooses the paper row)."""
+    from srgan_lib import shipped
+
+    name = "srresnet" if path == "bundled" else path
+    if Path(path).is_file() or name not in shipped.pretrained_names():
+        return ""
+    variant = shipped.pretrained_card(name)["variant"].split(":")[0]
+    return "SRResNet-MSE" if variant == "SRResNet" else variant
