@@ -57,7 +57,7 @@ def model_card(
     rows = [
         {k: row[k] for k in ("set", "method", "images", "psnr", "ssim", "detail", "paper_psnr")}
         | {"grid": row["grid"], "grid_hr": row["grid_hr"]}
-        | {"paper_ssim": row["paper_ssim"]}
+        | {"paper_ssim": row["paper_ssim"], "paper_row": row.get("paper_row")}
         for row in results.summary
         if row["method"] in ("bicubic", name)
     ]
@@ -164,21 +164,23 @@ def card_markdown(card: dict) -> str:
         + (f", with `{e['command']}`." if e.get("command") else "."),
         "",
         "| set | method | images | PSNR (dB) | SSIM | detail | grid | HR grid | paper PSNR "
-        "| paper SSIM |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| paper SSIM | paper row |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in e["rows"]:
         lines.append(
             f"| {row['set']} | {row['method']} | {row['images']} | {_number(row['psnr'], 2)} | "
             f"{_number(row['ssim'], 4)} | {_number(row['detail'], 2)} | "
             f"{_number(row.get('grid'), 2)} | {_number(row.get('grid_hr'), 2)} | "
-            f"{_number(row['paper_psnr'], 2)} | {_number(row['paper_ssim'], 4)} |"
+            f"{_number(row['paper_psnr'], 2)} | {_number(row['paper_ssim'], 4)} | "
+            f"{row.get('paper_row') or '–'} |"
         )
     lines += [
         "",
-        "The paper's figures (Ledig et al., CVPR 2017, Table 2) come from 10^6 SRResNet and "
-        "2x10^5 SRGAN updates on 350,000 ImageNet images; its SSIM used another "
-        "implementation, so compare SSIM within a column.",
+        "The paper's figures (Ledig et al., CVPR 2017; the row named in the last column: "
+        "Table 1 for the loss variants such as SRGAN-MSE, Table 2 for bicubic) come from "
+        "10^6 SRResNet and 2x10^5 SRGAN updates on 350,000 ImageNet images; its SSIM used "
+        "another implementation, so compare SSIM within a column.",
     ]
     if card.get("figure"):
         lines += ["", f"![Zoomed crops: bicubic, SRResNet, SRGAN, original]({card['figure']})"]
