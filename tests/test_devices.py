@@ -119,6 +119,11 @@ def test_two_devices_train_like_one(tmp_path, stage):
         content_loss="vgg22",
         vgg_weights="none",
         jit_compile=False,
+        # ICNR starts the four sub-pixel kernels equal; their gradients then nearly cancel,
+        # and the order of float sums (per device, then across) shows at ~5e-3: the plain
+        # start keeps this test's 1e-4 tolerance, which per-device batch-norm statistics
+        # (7e-3) or a summed gradient would exceed.
+        icnr=False,
     )
     report = train_on_one_and_two_devices(tmp_path, config)
     assert (report["seen_1"], report["seen_2"]) == (1, 2)

@@ -193,7 +193,7 @@ def shipped_generator(name):
     raise AssertionError("no generator is needed where nothing is rated")"""
     nb = new_notebook(cells=[new_code_cell(lesson_06_names)])
     for cell in cells:
-        nb.cells.append(nbformat.from_dict(cell))
+        nb.cells.append(nbformat.from_dict(dict(cell, source="".join(cell["source"]))))
     nbformat.validate(nb)
     NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}

@@ -54,6 +54,8 @@ class TrainConfig:
     `vgg_weights`: "imagenet", "none" (random: not the paper's loss) or a weights file;
     None: $SRGAN_VGG_WEIGHTS, else "imagenet".
     `init_from`: SRGAN stage only, an SRResNet run dir or generator weights file.
+    `icnr`: start G's sub-pixel convolutions with ICNR (no 4-pixel grid at the start;
+    `models.build_generator`); False: plain random, as the shipped models were trained.
     `freeze_generator_bn`: SRGAN stage only: G's batch-norm layers stay in inference mode
     during its updates (moving statistics, scale and offset kept as `init_from` left
     them). For short fine-tunes on small batches, whose batch statistics would replace
@@ -86,6 +88,7 @@ class TrainConfig:
     vgg_weights: str | None = None
     init_from: str | None = None
     freeze_generator_bn: bool = False
+    icnr: bool = True
     precision: str = "float32"
     jit_compile: bool | str = "auto"
     steps_per_execution: int = 1
@@ -185,6 +188,7 @@ class TrainConfig:
             check_int("max_images", c.max_images, minimum=1)
         check_choice("augment", c.augment, (True, False))
         check_choice("freeze_generator_bn", c.freeze_generator_bn, (True, False))
+        check_choice("icnr", c.icnr, (True, False))
         check_int("prefetch", c.prefetch, minimum=0)
         if c.devices != "all":
             if isinstance(c.devices, bool) or not isinstance(c.devices, int) or c.devices < 1:

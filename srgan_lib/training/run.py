@@ -57,7 +57,7 @@ def build_training_model(config: TrainConfig) -> keras.Model:
     jit = jit_compile(config)
     with dtype_policy(config.precision):
         generator = models.build_generator(
-            config.scale, config.num_blocks, config.filters, config.bn_momentum
+            config.scale, config.num_blocks, config.filters, config.bn_momentum, config.icnr
         )
         if config.stage == "srresnet":
             generator.compile(
