@@ -375,7 +375,7 @@ def test_student_copy_runs_to_the_first_check_and_fails_with_its_hint(dist):
 
 
 #: Lessons whose written answers carry their rubric (issue 18).
-RUBRIC_LESSONS = ("00", "01", "02", "03", "04", "05", "06")
+RUBRIC_LESSONS = ("00", "01", "02", "03", "04", "05", "06", "07")
 
 
 def test_written_answers_have_a_rubric_for_the_grader_only(dist):
