@@ -20,7 +20,6 @@ import http.client
 import json
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from tqdm.auto import tqdm
 
 from srgan_lib.archives import ArchiveError, extract_archive, size_cap
 from srgan_lib.choices import BENCHMARK_SETS
+from srgan_lib.files import make_writable_folder
 from srgan_lib.files import sha256 as file_digest  # `sha256` names the pins here
 
 __all__ = [
@@ -354,8 +354,7 @@ def download(
     if (folder / _COMPLETE).exists():
         return folder
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=folder).close()
+        make_writable_folder(folder)
     except OSError as err:
         raise DownloadError(
             f"Cannot write to the data folder {folder} ({err.strerror or err}): set "

@@ -136,3 +136,17 @@ def check_outputs(
             f"The output {first} would replace {what}{more}: write elsewhere (-o), or pass "
             "--overwrite (overwrite=True) to replace it."
         )
+
+
+def make_writable_folder(folder: str | Path) -> Path:
+    """Create `folder` (and its parents) and check that a file can be written in it.
+
+    Raises:
+        OSError: it cannot be created or written (callers say what to do instead).
+    """
+    import tempfile
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tempfile.TemporaryFile(dir=folder).close()
+    return folder

@@ -53,16 +53,19 @@ def _prepare(sr, hr, crop_border: int, y_channel: bool) -> tuple[np.ndarray, np.
             "both as float in [0, 1]."
         )
     to = to_y if y_channel else _to_255
-    sr, hr = to(sr), to(hr)
-    if crop_border:
-        if min(sr.shape[:2]) <= 2 * crop_border:
-            raise ValueError(
-                f"Image of {sr.shape[0]}x{sr.shape[1]} is too small to crop "
-                f"{crop_border} pixels from each border."
-            )
-        sr = sr[crop_border:-crop_border, crop_border:-crop_border]
-        hr = hr[crop_border:-crop_border, crop_border:-crop_border]
-    return sr, hr
+    return _crop(to(sr), crop_border), _crop(to(hr), crop_border)
+
+
+def _crop(image: np.ndarray, crop_border: int) -> np.ndarray:
+    """`image` without `crop_border` pixels on each side (ValueError if nothing is left)."""
+    if not crop_border:
+        return image
+    if min(image.shape[:2]) <= 2 * crop_border:
+        raise ValueError(
+            f"Image of {image.shape[0]}x{image.shape[1]} is too small to crop "
+            f"{crop_border} pixels from each border."
+        )
+    return image[crop_border:-crop_border, crop_border:-crop_border]
 
 
 def psnr(sr, hr, crop_border: int = 4, y_channel: bool = True) -> float:
@@ -92,15 +95,7 @@ def ssim(sr, hr, crop_border: int = 4, y_channel: bool = True) -> float:
 
 
 def _y_cropped(image, crop_border: int) -> np.ndarray:
-    y = to_y(image)
-    if crop_border:
-        if min(y.shape[:2]) <= 2 * crop_border:
-            raise ValueError(
-                f"Image of {y.shape[0]}x{y.shape[1]} is too small to crop "
-                f"{crop_border} pixels from each border."
-            )
-        y = y[crop_border:-crop_border, crop_border:-crop_border]
-    return y
+    return _crop(to_y(image), crop_border)
 
 
 def _check_period(period: int, shape: tuple[int, ...]) -> int:

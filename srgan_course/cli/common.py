@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 from srgan_lib.choices import SETS
@@ -191,9 +190,10 @@ def check_writable_folder(folder: str) -> Path:
 
 def make_folder(folder: Path) -> Path:
     """Create `folder` (after every check) and check a file can be written in it."""
+    from srgan_lib import files
+
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=folder).close()
+        files.make_writable_folder(folder)
     except OSError as err:
         raise CommandError(
             f"cannot write to output folder {folder} ({err.strerror or err}): "

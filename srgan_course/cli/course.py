@@ -37,11 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     student.add_argument(
         "--out", default="dist", help="writes OUT/student/ and OUT/autograder/ (default: dist)"
     )
-    student.add_argument(
-        "--badge-path",
-        default="/blob/student/notebooks/",
-        help="replaces /blob/main/notebooks/ in the Colab badges (the branch students open)",
-    )
+    _add_badge_path(student, "student")
     add_overwrite(student)
     student.set_defaults(func=run_student)
 
@@ -50,11 +46,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add_notebooks(solutions)
     solutions.add_argument("--out", default="dist", help="writes OUT/solutions/ (default: dist)")
-    solutions.add_argument(
-        "--badge-path",
-        default="/blob/solutions/notebooks/",
-        help="replaces /blob/main/notebooks/ in the Colab badges",
-    )
+    _add_badge_path(solutions, "solutions")
     add_overwrite(solutions)
     solutions.set_defaults(func=run_solutions)
 
@@ -144,13 +136,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     site.add_argument(
         "--overwrite", action="store_true", help="replace the contents of a non-empty --out"
     )
-    site.add_argument(
-        "--badge-path",
-        default="/blob/student/notebooks/",
-        help="replaces /blob/main/notebooks/ in the Colab badges (the branch students open)",
-    )
+    _add_badge_path(site, "student")
     add_notebooks(site)
     site.set_defaults(func=run_site)
+
+
+def _add_badge_path(parser: argparse.ArgumentParser, branch: str) -> None:
+    parser.add_argument(
+        "--badge-path",
+        default=f"/blob/{branch}/notebooks/",
+        help=f"replaces /blob/main/notebooks/ in the Colab badges (default: the {branch} "
+        "branch, which the copies are pushed to)",
+    )
 
 
 def _add_gradebook_options(parser: argparse.ArgumentParser) -> None:
