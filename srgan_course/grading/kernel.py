@@ -88,8 +88,12 @@ def sandbox_note(mode: str) -> str:
 
 def _bwrap_prefix(root: Path, hidden: list[Path]) -> list[str]:
     argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    argv += ["--tmpfs", "/tmp", "--bind", str(root), str(root)]
     keep = [Path(sys.prefix).resolve(), Path(__file__).resolve().parents[2], root]
+    argv += ["--tmpfs", "/tmp"]
+    for folder in keep[:2]:  # this Python and srgan_lib stay visible, even under /tmp
+        if Path("/tmp") in folder.parents:
+            argv += ["--ro-bind", str(folder), str(folder)]
+    argv += ["--bind", str(root), str(root)]
     folders = {
         folder
         for folder in (Path(f).resolve() for f in hidden)
